@@ -1,0 +1,3 @@
+from rsebench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per CLI sub-command: `configure(parser)` adds its options, `run(args)` does the work."""

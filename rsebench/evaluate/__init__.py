@@ -1,0 +1,1 @@
+"""Semantic-quality evaluation: STS (unsupervised cosine) and SentEval transfer tasks."""

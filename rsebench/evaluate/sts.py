@@ -1,0 +1,80 @@
+"""STS evaluation: cosine similarity of the two sentence vectors against gold scores.
+
+STS12–16 are scored the standard modern way (SimCSE / MTEB "all" setting): every pair of a year
+pooled into one Spearman correlation, not a mean over its subsets. Per-subset correlations are
+kept in the record's details for reference. STS-B and SICK-R use their test splits.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import pearsonr, spearmanr
+
+from rsebench.data import STS_TASKS, SentencePairScores, load_dataset
+
+
+@dataclass(frozen=True)
+class STSResult:
+    task: str
+    split: str
+    variant: str
+    n: int
+    spearman: float
+    pearson: float
+    per_subset: dict[str, dict[str, float]]
+    seconds: float
+
+
+def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.clip(np.linalg.norm(a, axis=1, keepdims=True), 1e-12, None)
+    b = b / np.clip(np.linalg.norm(b, axis=1, keepdims=True), 1e-12, None)
+    return (a * b).sum(1)
+
+
+def correlations(predicted: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
+    """(Spearman, Pearson) as fractions in [-1, 1]."""
+    return float(spearmanr(predicted, gold).statistic), float(pearsonr(predicted, gold).statistic)
+
+
+def score_pairs(encoder, data: SentencePairScores, batch_size: int = 64) -> STSResult:
+    """Encode each distinct sentence once, then correlate cosine similarity with the gold scores."""
+    start = time.perf_counter()
+    unique = list(dict.fromkeys(data.sentences1 + data.sentences2))
+    vectors = encoder.encode(unique, batch_size=batch_size, description=f"{data.name} {data.split}")
+    row = {sentence: i for i, sentence in enumerate(unique)}
+    first = vectors[[row[s] for s in data.sentences1]]
+    second = vectors[[row[s] for s in data.sentences2]]
+    predicted = cosine_rows(first, second)
+    gold = np.asarray(data.scores, dtype=np.float64)
+    spearman, pearson = correlations(predicted, gold)  # "all": every pair of the set in one correlation
+    per_subset = {}
+    subsets = np.asarray(data.subsets)
+    for subset in dict.fromkeys(data.subsets):
+        mask = subsets == subset
+        if mask.sum() > 2 and len(set(data.subsets)) > 1:
+            s, p = correlations(predicted[mask], gold[mask])
+            per_subset[subset] = {"spearman_cosine": s, "pearson_cosine": p, "n": int(mask.sum())}
+    return STSResult(data.name, data.split, data.variant, len(data), spearman, pearson, per_subset, time.perf_counter() - start)
+
+
+def evaluate_sts(encoder, tasks: list[str] | tuple[str, ...] = STS_TASKS, variant: str = "original", split: str | None = None,
+                 batch_size: int = 64) -> list[STSResult]:
+    """Score each STS task (test splits unless `split` says otherwise, e.g. 'dev' for STS-B model selection)."""
+    return [score_pairs(encoder, load_dataset(task, split, variant), batch_size) for task in tasks]
+
+
+def sts_record(result: STSResult, model: dict, settings: dict) -> dict:
+    from rsebench.records import make_record
+
+    return make_record(
+        "sts",
+        model=model,
+        task={"name": result.task, "split": result.split, "n": result.n, "variant": result.variant},
+        metrics={"spearman_cosine": result.spearman, "pearson_cosine": result.pearson},
+        settings=settings,
+        timings={"seconds": result.seconds},
+        details={"per_subset": result.per_subset, "aggregation": "all pairs pooled"},
+    )
