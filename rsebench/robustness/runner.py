@@ -1,0 +1,409 @@
+"""Attack runs: a fixed example list, one JSONL line per attacked example, resume, shards, records.
+
+A run attacks the first n examples of a fixed, seeded permutation of a dataset's attack split
+(the ids are stored). It writes `<results-dir>/runs/<model>/<attack>-<dataset>-<victim>-seed<S>-n<N>.jsonl`
+(one file per shard when sharded): a header line with the run spec and its hash, then one line per
+example, flushed as soon as the example finishes. A killed run resumes after its last complete
+line; a run whose spec changed refuses to resume. When every shard is complete the lines are merged
+(in example-list order) into one attack record. Randomness is seeded per example from (seed, id),
+so a resumed or sharded run reproduces the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rsebench.data import DATASETS, LabeledTexts, dataset_info, load_dataset
+from rsebench.errors import UserError
+from rsebench.records import _slug, make_record, now, spec_hash, write_record
+from rsebench.robustness.embedding_attack import EmbeddingAttackConfig, attack_example, example_generator, resolve_step_size
+from rsebench.robustness.metrics import attack_metrics
+from rsebench.robustness.recipes import RecipeSpec, build_attack
+
+EXAMPLE_ORDER_SEED = 0  # one fixed example order per dataset, whatever the run seed: numbers stay comparable
+RUN_FORMAT = "rsebench.attack-run/1"
+
+
+# --------------------------------------------------------------------------------------------
+# Example lists and shards
+
+
+def attack_datasets() -> list[str]:
+    return sorted(name for name, info in DATASETS.items() if info.kind == "classification" and info.attack_split)
+
+
+def select_examples(dataset: str, n: int | None) -> LabeledTexts:
+    """The first n examples of the fixed permutation of the dataset's attack split."""
+    info = dataset_info(dataset)
+    if info.kind != "classification" or info.attack_split is None:
+        raise UserError(f"dataset '{dataset}' has no attack set; choose one of: {', '.join(attack_datasets())}")
+    data = load_dataset(dataset, info.attack_split)
+    n = len(data) if n is None else n
+    if n > len(data):
+        raise UserError(f"--n {n} is larger than the '{dataset}' attack set ({len(data)} examples); use --n {len(data)} or fewer")
+    order = np.random.default_rng(EXAMPLE_ORDER_SEED).permutation(len(data))[:n]
+    return data.subset(order.tolist())
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """'i/n' (1-based) -> (i, n); None -> (1, 1)."""
+    if not text:
+        return 1, 1
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard '{text}' must look like i/n, e.g. 2/4") from None
+    if not 1 <= index <= count:
+        raise UserError(f"--shard {text}: i must be between 1 and n")
+    return index, count
+
+
+def shard_positions(total: int, shard: tuple[int, int]) -> list[int]:
+    """Contiguous blocks: shard i of n gets positions [floor((i-1)N/n), floor(iN/n))."""
+    index, count = shard
+    return list(range((index - 1) * total // count, index * total // count))
+
+
+# --------------------------------------------------------------------------------------------
+# What one run is
+
+
+@dataclass
+class RunPlan:
+    """One attack run: recipe (+ embedding variant), examples, victim, seed."""
+
+    recipe: RecipeSpec
+    dataset: str
+    examples: LabeledTexts
+    seed: int
+    victim_meta: dict
+    model: dict
+    variant: dict = field(default_factory=dict)  # embedding attacks: norm, eps, steps, step_size, random_start
+    batch_size: int = 64
+
+    @property
+    def attack_name(self) -> str:
+        if self.recipe.kind == "embedding":
+            return f"{self.recipe.name}-{self.variant['norm']}-eps{self.variant['eps']:g}"
+        return self.recipe.name
+
+    def spec(self, shard_count: int) -> dict:
+        """Everything that decides the per-example results (hashed; shards share it)."""
+        return {
+            "format": RUN_FORMAT, "recipe": self.recipe.raw, "variant": self.variant, "dataset": self.dataset,
+            "split": self.examples.split, "ids": self.examples.ids, "seed": self.seed,
+            "victim": {k: self.victim_meta[k] for k in ("key", "kind", "settings", "encoder_fingerprint")},
+            "model_fingerprint": self.model.get("fingerprint"), "shards": shard_count,
+        }
+
+    def run_path(self, results_dir: str | Path, shard: tuple[int, int]) -> Path:
+        model = _slug(self.model["name"]) + (f"-{self.model['fingerprint'][:8]}" if self.model.get("fingerprint") else "")
+        stem = _slug(f"{self.attack_name}-{self.dataset}-{self.victim_meta['kind']}-seed{self.seed}-n{len(self.examples)}")
+        suffix = "" if shard[1] == 1 else f".shard{shard[0]}of{shard[1]}"
+        return Path(results_dir) / "runs" / model / f"{stem}{suffix}.jsonl"
+
+
+def embedding_variants(recipe: RecipeSpec, eps: list[float] | None = None, steps: int | None = None,
+                       step_size: float | None = None, norm: str | None = None, random_start: bool | None = None) -> list[dict]:
+    """One variant per eps value: the spec's parameters overridden by the command line."""
+    params = recipe.parameters
+    eps_values = eps or params.get("eps", [])
+    eps_values = eps_values if isinstance(eps_values, list) else [eps_values]
+    if not eps_values:
+        raise UserError(f"recipe '{recipe.name}' needs --eps (e.g. --eps 0.01,0.02,0.05)")
+    variants = []
+    for value in eps_values:
+        n_steps = int(steps if steps is not None else params.get("steps", 1))
+        rule = step_size if step_size is not None else params.get("step_size", "eps")
+        config = EmbeddingAttackConfig(norm=norm or params.get("norm", "linf"), eps=float(value), steps=n_steps,
+                                       step_size=resolve_step_size(rule, float(value), n_steps),
+                                       random_start=bool(params.get("random_start", False) if random_start is None else random_start))
+        variants.append(asdict(config))
+    return variants
+
+
+# --------------------------------------------------------------------------------------------
+# Run files
+
+
+def _read_run(path: Path) -> tuple[dict | None, list[dict]]:
+    """Header and complete example lines; a torn last line (killed mid-write) is cut off the file."""
+    if not path.is_file():
+        return None, []
+    raw = path.read_bytes()
+    header, lines, good = None, [], 0
+    while good < len(raw):
+        end = raw.find(b"\n", good)
+        if end == -1:
+            break  # no newline: the line was cut short
+        chunk = raw[good:end]
+        if chunk.strip():
+            try:
+                item = json.loads(chunk)
+            except ValueError:
+                break
+            if item.get("type") == "header":
+                header = item
+            elif item.get("type") == "example":
+                lines.append(item)
+        good = end + 1
+    if good < len(raw):
+        with path.open("r+b") as handle:
+            handle.truncate(good)
+    return header, lines
+
+
+def seed_example(seed: int, example_id: str) -> None:
+    """Seed Python, NumPy and torch from (run seed, example id): order-independent randomness."""
+    value = int.from_bytes(hashlib.sha256(f"{seed}|{example_id}".encode()).digest()[:4], "little")
+    random.seed(value)
+    np.random.seed(value)
+    torch.manual_seed(value)
+
+
+def _textattack_line(result) -> dict:
+    from textattack.attack_results import FailedAttackResult, SkippedAttackResult, SuccessfulAttackResult
+
+    if isinstance(result, SuccessfulAttackResult):
+        result_type = "successful"
+    elif isinstance(result, FailedAttackResult):
+        result_type = "failed"
+    elif isinstance(result, SkippedAttackResult):
+        result_type = "skipped"
+    else:
+        raise ValueError(f"unexpected TextAttack result {type(result).__name__}")
+    original, perturbed = result.original_result, result.perturbed_result
+    changed = None if result_type == "skipped" else len(original.attacked_text.all_words_diff(perturbed.attacked_text))
+    return {
+        "result_type": result_type,
+        "original": dict(original.attacked_text._text_input),
+        "perturbed": None if result_type == "skipped" else dict(perturbed.attacked_text._text_input),
+        "original_output": int(original.output), "perturbed_output": int(perturbed.output),
+        "original_scores": [float(x) for x in original.raw_output], "perturbed_scores": [float(x) for x in perturbed.raw_output],
+        "queries": int(result.num_queries), "words": len(original.attacked_text.words), "words_changed": changed,
+    }
+
+
+def _example_input(examples: LabeledTexts, position: int):
+    if examples.texts_b is None:
+        return examples.texts[position]
+    return OrderedDict([("premise", examples.texts[position]), ("hypothesis", examples.texts_b[position])])
+
+
+def execute_run(plan: RunPlan, victim, results_dir: str | Path, shard: tuple[int, int] = (1, 1), restart: bool = False,
+                stop_after: int | None = None) -> Path | None:
+    """Attack this shard's examples not yet in its run file; returns the record path once every
+    shard is complete (else None). `stop_after` ends early after that many new examples (tests)."""
+    from rsebench.progress import progress_bar, say
+
+    path = plan.run_path(results_dir, shard)
+    spec = plan.spec(shard[1])
+    digest = spec_hash(spec)
+    header, done = _read_run(path)
+    if header is not None and header.get("spec_hash") != digest and not restart:
+        changed = sorted(k for k in spec if header.get("spec", {}).get(k) != spec[k])
+        raise UserError(f"{path} was started with a different spec (changed: {', '.join(changed) or 'unknown'}); "
+                        "rerun with --restart to discard it, or use the original settings to resume")
+    if restart or header is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = {"type": "header", "format": RUN_FORMAT, "spec_hash": digest, "spec": spec, "shard": list(shard),
+                  "positions": shard_positions(len(plan.examples), shard), "model": plan.model, "victim": plan.victim_meta,
+                  "attack_name": plan.attack_name, "created": now(), "resources": {}}
+        done = []
+        _write_lines(path, [header], mode="w")
+    finished = {line["position"] for line in done}
+    todo = [p for p in header["positions"] if p not in finished]
+    if todo:
+        attack_one, substitutes = _attacker(plan, victim)
+        if substitutes and header.get("resources") != substitutes:
+            header["resources"] = substitutes
+            _rewrite_header(path, header)
+        counts = {"successful": 0, "failed": 0}
+        for line in done:
+            if line["result_type"] in counts:
+                counts[line["result_type"]] += 1
+        shard_text = "" if shard[1] == 1 else f" [{shard[0]}/{shard[1]}]"
+        say(f"attack: {plan.attack_name} on {plan.dataset}{shard_text}: {len(todo)} to go, {len(done)} done ({path})")
+        with progress_bar(f"{plan.attack_name} {plan.dataset}{shard_text}", total=len(header["positions"])) as advance:
+            advance(len(done))
+            for count, position in enumerate(todo):
+                if stop_after is not None and count >= stop_after:
+                    return None
+                example_id = plan.examples.ids[position]
+                start = time.perf_counter()
+                result = attack_one(position)
+                line = {"type": "example", "position": position, "id": example_id, "ground_truth": plan.examples.labels[position],
+                        **result, "seconds": round(time.perf_counter() - start, 4)}
+                _write_lines(path, [line], mode="a")
+                done.append(line)
+                if line["result_type"] in counts:
+                    counts[line["result_type"]] += 1
+                attacked = counts["successful"] + counts["failed"]
+                advance(1, success_rate=counts["successful"] / attacked if attacked else 0.0)
+    return merge_shards(plan, results_dir, shard[1])
+
+
+def _write_lines(path: Path, items: list[dict], mode: str) -> None:
+    with path.open(mode, encoding="utf-8") as handle:
+        for item in items:
+            handle.write(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n")
+        handle.flush()
+
+
+def _rewrite_header(path: Path, header: dict) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[0] = json.dumps(header, ensure_ascii=False, sort_keys=True) + "\n"
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(lines), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _attacker(plan: RunPlan, victim):
+    """A function position -> result fields, and the substitute resources it uses."""
+    if plan.recipe.kind == "embedding":
+        config = EmbeddingAttackConfig(**plan.variant)
+
+        def attack_embedding(position: int) -> dict:
+            example_id = plan.examples.ids[position]
+            texts_b = plan.examples.texts_b
+            result = attack_example(victim, plan.examples.texts[position], None if texts_b is None else texts_b[position],
+                                    plan.examples.labels[position], config, example_generator(plan.seed, example_id))
+            result.pop("delta")
+            original = {"text": plan.examples.texts[position]} if texts_b is None else dict(_example_input(plan.examples, position))
+            return {**result, "original": original, "perturbed": None, "words": None, "words_changed": None}
+
+        return attack_embedding, {}
+
+    from rsebench.robustness.wrapper import VictimModelWrapper
+
+    wrapper = VictimModelWrapper(victim, batch_size=plan.batch_size)
+    attack, substitutes = build_attack(plan.recipe, wrapper)
+    attack.goal_function.batch_size = plan.batch_size
+
+    def attack_text(position: int) -> dict:
+        seed_example(plan.seed, plan.examples.ids[position])
+        wrapper.clear_cache()  # each example's outputs depend on nothing that ran before it
+        return _textattack_line(attack.attack(_example_input(plan.examples, position), int(plan.examples.labels[position])))
+
+    return attack_text, substitutes
+
+
+# --------------------------------------------------------------------------------------------
+# Merging shards into a record
+
+
+def shard_status(plan: RunPlan, results_dir: str | Path, shard_count: int) -> list[tuple[tuple[int, int], dict | None, list[dict]]]:
+    return [((i, shard_count), *_read_run(plan.run_path(results_dir, (i, shard_count)))) for i in range(1, shard_count + 1)]
+
+
+def merge_shards(plan: RunPlan, results_dir: str | Path, shard_count: int, strict: bool = False) -> Path | None:
+    """Write the record when every shard's file is complete; None (or UserError when strict) otherwise."""
+    from rsebench.progress import say
+
+    digest = spec_hash(plan.spec(shard_count))
+    lines: dict[int, dict] = {}
+    headers = []
+    for shard, header, done in shard_status(plan, results_dir, shard_count):
+        problem = None
+        if header is None:
+            problem = f"shard {shard[0]}/{shard[1]} has not started"
+        elif header["spec_hash"] != digest:
+            problem = f"shard {shard[0]}/{shard[1]} was run with a different spec"
+        elif len({line['position'] for line in done}) < len(header["positions"]):
+            problem = f"shard {shard[0]}/{shard[1]} is incomplete ({len(done)}/{len(header['positions'])})"
+        if problem:
+            if strict:
+                raise UserError(f"cannot merge {plan.attack_name} on {plan.dataset}: {problem}; "
+                                f"run it with --shard {shard[0]}/{shard[1]}")
+            if shard_count > 1:
+                say(f"attack: {problem}; the record is written when all {shard_count} shards are complete")
+            return None
+        headers.append(header)
+        for line in done:
+            lines[line["position"]] = line
+    ordered = [lines[p] for p in range(len(plan.examples))]
+    record = build_record(headers, ordered, results_dir, [plan.run_path(results_dir, (i, shard_count)) for i in range(1, shard_count + 1)])
+    return write_record(record, results_dir)
+
+
+def build_record(headers: list[dict], lines: list[dict], results_dir: str | Path, run_files: list[Path]) -> dict:
+    first = headers[0]
+    spec = first["spec"]
+    victim = first["victim"]
+    recipe = spec["recipe"]
+    metrics = attack_metrics(lines)
+    metrics["victim_clean_accuracy"] = victim["clean_accuracy"]
+    substitutes = {}
+    for header in headers:
+        substitutes.update(header.get("resources") or {})
+    seconds = sum(line["seconds"] for line in lines)
+    task = {"name": spec["dataset"], "split": spec["split"], "attack": first["attack_name"], "recipe": recipe["name"],
+            "victim": victim["kind"], "n": len(lines)}
+    if spec["variant"]:
+        task.update({"norm": spec["variant"]["norm"], "eps": spec["variant"]["eps"]})
+    settings = {"recipe_parameters": recipe.get("parameters", {}), "variant": spec["variant"], "seed": spec["seed"],
+                "example_order_seed": EXAMPLE_ORDER_SEED, "victim": victim["settings"], "shards": spec["shards"]}
+    victim_section = {k: victim[k] for k in ("kind", "key", "clean_accuracy", "clean_accuracy_split", "clean_accuracy_examples",
+                                             "train_examples", "train_split", "train_data_hash", "training", "encoder_fingerprint")}
+    root = Path(results_dir)
+    return make_record(
+        "attack", model=first["model"], task=task, metrics=metrics, settings=settings,
+        timings={"attack_seconds": round(seconds, 3), "examples_per_second": len(lines) / seconds if seconds else None,
+                 "victim_train_seconds": victim.get("train_seconds")},
+        seed=spec["seed"], spec_hash=first["spec_hash"], example_ids=spec["ids"], victim=victim_section,
+        resources={"substitutes": substitutes, "bundled": recipe.get("resources", {}).get("bundled_files", [])},
+        faithfulness=recipe.get("faithfulness", {}), description=recipe.get("description", ""),
+        run_files=[str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in run_files],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The whole command, as a function
+
+
+def run_attack(encoder, requested_model: str, recipe_name: str, dataset: str, n: int | None = 20,
+               victim_settings=None, seed: int = 0, results_dir: str | Path = "results", shard: tuple[int, int] = (1, 1),
+               restart: bool = False, merge_only: bool = False, eps: list[float] | None = None, steps: int | None = None,
+               step_size: float | None = None, norm: str | None = None, random_start: bool | None = None,
+               batch_size: int = 64) -> list[Path | None]:
+    """Attack `encoder`'s victim on `dataset` with a recipe; one record path per run (None while
+    other shards are still missing). Embedding attacks run once per eps value."""
+    from rsebench.commands.common import model_identity
+    from rsebench.robustness.recipes import check_resources, load_recipe
+    from rsebench.robustness.victim import VictimSettings, build_victim
+
+    recipe = load_recipe(recipe_name)
+    check_resources(recipe)
+    examples = select_examples(dataset, n)
+    variants = embedding_variants(recipe, eps, steps, step_size, norm, random_start) if recipe.kind == "embedding" else [{}]
+    settings = victim_settings or VictimSettings(seed=seed)
+    model = model_identity(encoder, requested_model)
+    if merge_only:
+        return [merge_shards(_plan_for_merge(recipe, dataset, examples, seed, model, variant, encoder, settings, results_dir, shard),
+                             results_dir, shard[1], strict=True) for variant in variants]
+    victim, victim_meta = build_victim(encoder, dataset, settings)
+    paths = []
+    for variant in variants:
+        plan = RunPlan(recipe, dataset, examples, seed, victim_meta, model, variant, batch_size)
+        paths.append(execute_run(plan, victim, results_dir, shard, restart))
+    return paths
+
+
+def _plan_for_merge(recipe, dataset, examples, seed, model, variant, encoder, settings, results_dir, shard) -> RunPlan:
+    """Merging needs no victim: take its meta from the first shard's header (all shards are checked against it)."""
+    probe = RunPlan(recipe, dataset, examples, seed, {"kind": settings.kind}, model, variant)
+    if shard[1] == 1:
+        raise UserError("--merge needs the shard count: pass --shard 1/N (any i) with the N the shards were run with")
+    header, _ = _read_run(probe.run_path(results_dir, (1, shard[1])))
+    if header is None:
+        raise UserError(f"no shard files to merge at {probe.run_path(results_dir, (1, shard[1])).parent}; run the shards first")
+    return RunPlan(recipe, dataset, examples, seed, header["victim"], model, variant)
