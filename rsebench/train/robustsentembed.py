@@ -1,0 +1,109 @@
+"""RobustSentEmbed (Rafiei Asl et al., NAACL Findings 2024), as the paper intends.
+
+Per batch of N sentences with word embeddings e (view 1 and view 2 are dropout views):
+
+    z1, z2  = f(e), f(e)                          two clean views, one forward of a 2N batch
+    delta   = delta_tok + delta_sent              adversarial search on view 1's WORD embeddings
+    z_adv   = f(e + delta)                        position/type embeddings + LayerNorm applied once
+    L_cl    = 1/2 [ l(z1, z2) + l(z1, z_adv) ]    InfoNCE, tau 0.05, in-batch negatives
+    l_reg   = l(z2, z_adv)                        clean positive view vs adversarial view
+    L_rtd   = replaced-token detection, discriminator input = edited words + delta_tok, position 0 = z1
+    L       = L_cl + w_reg * l_reg + lambda * L_rtd
+
+(l is computed on the projection-head outputs; row i of every view is sentence i.)
+
+Adversarial search: the token-level and sentence-level perturbations share one gradient per step.
+Step k evaluates g = d l(f(e + delta_tok + delta_sent), z2) / d e, with z2 held constant, then moves
+delta_tok by the scaled normalised step (inside its per-token L2 ball) and delta_sent by the mixed
+sign / normalised step (inside its L-inf or L2 ball); see `perturbation.py`. The gradients are taken
+with `torch.autograd.grad` with respect to the input only, so the search never writes parameter
+gradients, and the final perturbation enters the loss as a constant. With every adversarial part
+switched off the objective is exactly SimCSE.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from rsebench.train.infonce import info_nce
+from rsebench.train.objective import Objective
+from rsebench.train.perturbation import sentence_step, token_step
+from rsebench.train.rtd import Discriminator, make_generator, replace_tokens, rtd_loss
+
+
+class RobustSentEmbed(Objective):
+    method = "robustsentembed"
+
+    def __init__(self, encoder, spec: dict):
+        super().__init__(encoder, spec)
+        s = self.spec
+        self.token_steps = int(s["token_steps"]) if s["token_perturbation"] else 0
+        self.sentence_steps = int(s["sentence_steps"]) if s["sentence_perturbation"] else 0
+        self.use_rtd = bool(s["rtd"])
+        if self.use_rtd:
+            self.generator = make_generator(s, encoder)
+            self.discriminator = Discriminator(encoder.backbone, int(s["discriminator_layers"]))
+        self.last: dict[str, torch.Tensor] = {}  # the latest step's perturbations and views (inspection, tests)
+
+    @property
+    def adversarial(self) -> bool:
+        return self.token_steps > 0 or self.sentence_steps > 0
+
+    def describe(self) -> dict:
+        return {"generator": self.generator.description if self.use_rtd else None,
+                "search": "joint token+sentence search, one input-gradient per step"}
+
+    def search(self, batch: dict[str, torch.Tensor], clean_words: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token- and sentence-level perturbations of view 1's word embeddings (constants for the update)."""
+        s = self.spec
+        mask = batch["attention_mask"]
+        clean = clean_words.detach()
+        delta_tok = torch.zeros_like(clean)
+        delta_sent = torch.zeros_like(clean)
+        target = target.detach()
+        for step in range(max(self.token_steps, self.sentence_steps)):
+            point = (clean + delta_tok + delta_sent).requires_grad_(True)
+            inner = info_nce(self.head(self.embed(batch, point)), target, self.temperature)
+            (grad,) = torch.autograd.grad(inner, point)  # input gradient only: parameters' .grad untouched
+            grad = grad.float()
+            if step < self.token_steps:
+                delta_tok = token_step(delta_tok, grad, mask, float(s["token_step_size"]), float(s["token_eps"])).to(clean.dtype)
+            if step < self.sentence_steps:
+                delta_sent = sentence_step(delta_sent, grad, mask, float(s["sentence_step_size"]), float(s["sentence_eps"]),
+                                           s["sentence_norm"], float(s["sentence_sign_weight"])).to(clean.dtype)
+        return delta_tok.detach(), delta_sent.detach()
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        s = self.spec
+        words = self.encoder.word_embeddings()(batch["input_ids"])
+        z1, z2 = self.two_views(batch, words)
+        h1, h2 = self.head(z1), self.head(z2)
+        l_clean = info_nce(h1, h2, self.temperature)
+        terms = {"cl_clean": l_clean.detach()}
+        delta_tok = torch.zeros_like(words)
+        if self.adversarial:
+            delta_tok, delta_sent = self.search(batch, words, h2)
+            h_adv = self.head(self.embed(batch, words + delta_tok + delta_sent))
+            l_adv = info_nce(h1, h_adv, self.temperature)
+            l_cl = 0.5 * (l_clean + l_adv)
+            l_reg = info_nce(h2, h_adv, self.temperature)
+            loss = l_cl + float(s["regularizer_weight"]) * l_reg
+            terms.update(cl_adv=l_adv.detach(), reg=l_reg.detach())
+            self.last = {"delta_tok": delta_tok, "delta_sent": delta_sent, "h1": h1.detach(), "h2": h2.detach(), "h_adv": h_adv.detach()}
+        else:
+            l_cl = loss = l_clean
+            self.last = {"h1": h1.detach(), "h2": h2.detach()}
+        terms["cl"] = l_cl.detach()
+        if self.use_rtd:
+            table = self.encoder.word_embeddings()
+            edited, labels, mlm = replace_tokens(self.generator, batch["input_ids"], batch["attention_mask"], self.tokens,
+                                                 float(s["rtd_mask_ratio"]), table)
+            edited_words = F.embedding(edited, table.weight.detach()) + delta_tok
+            logits = self.discriminator(edited_words, z1, batch["attention_mask"])
+            l_rtd, accuracy = rtd_loss(logits, labels, self.tokens.ordinary(batch["input_ids"], batch["attention_mask"]))
+            loss = loss + float(s["rtd_weight"]) * l_rtd + mlm  # mlm only reaches the joint generator's own weights
+            terms.update(rtd=l_rtd.detach(), rtd_acc=accuracy, mlm=mlm.detach())
+            self.last.update(edited=edited, rtd_labels=labels)
+        terms["loss"] = loss.detach()
+        return loss, terms

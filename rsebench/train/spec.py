@@ -1,0 +1,84 @@
+"""Method specs: `baselines/<method>.toml` (data, not code), command-line overrides, and the spec hash.
+
+A spec is a flat mapping of named settings. Overrides must name an existing field and are parsed to
+that field's type, so a typo or a wrong type is a clear error instead of a silently ignored option.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+from rsebench.errors import UserError
+from rsebench.paths import spec_root
+from rsebench.records import spec_hash
+from rsebench.train import METHODS
+
+COMMON_FIELDS = ("method", "lr", "epochs", "batch_size", "max_length", "warmup_ratio", "weight_decay", "grad_clip", "seed",
+                 "mixed_precision", "temperature", "pooler", "projection_mlp", "eval_every", "dev_size", "save_every")
+CHOICES = {"mixed_precision": ("no", "bf16", "fp16"), "pooler": ("cls", "cls_before_pooler", "mean"),
+           "sentence_norm": ("linf", "l2")}
+
+
+def load_spec(method: str, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """The method's spec with `overrides` (field -> text, as typed on the command line) applied."""
+    if method not in METHODS:
+        raise UserError(f"unknown method '{method}'; choose one of: {', '.join(METHODS)}")
+    path = spec_root("baselines") / f"{method}.toml"
+    try:
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise UserError(f"cannot read method spec {path}: {err}") from None
+    missing = [f for f in COMMON_FIELDS if f not in spec]
+    if missing:
+        raise UserError(f"method spec {path} lacks fields {missing}")
+    for key, text in (overrides or {}).items():
+        spec[key] = parse_override(spec, key, text)
+    validate_spec(spec)
+    return spec
+
+
+def parse_override(spec: dict[str, Any], key: str, value: Any) -> Any:
+    """`value` (text or an already typed value) converted to the type of `spec[key]`."""
+    if key not in spec:
+        raise UserError(f"unknown spec field '{key}' for method {spec.get('method')}; known fields: {', '.join(sorted(spec))}")
+    if key == "method":
+        raise UserError("the method cannot be overridden; use --method")
+    current = spec[key]
+    if not isinstance(value, str):
+        value = str(value).lower() if isinstance(value, bool) else str(value)
+    text = value.strip()
+    try:
+        if isinstance(current, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError
+            return text.lower() in ("true", "1", "yes", "on")
+        if isinstance(current, int):
+            return int(text)
+        if isinstance(current, float):
+            return float(text)
+    except ValueError:
+        raise UserError(f"spec field '{key}' needs a {type(current).__name__}, got '{text}'") from None
+    return text
+
+
+def validate_spec(spec: dict[str, Any]) -> None:
+    for key, choices in CHOICES.items():
+        if key in spec and spec[key] not in choices:
+            raise UserError(f"spec field '{key}' must be one of {', '.join(choices)}, got '{spec[key]}'")
+    positive = ("lr", "epochs", "batch_size", "max_length", "temperature")
+    for key in positive:
+        if not spec[key] > 0:
+            raise UserError(f"spec field '{key}' must be positive, got {spec[key]}")
+    if spec["batch_size"] < 2:
+        raise UserError("batch_size must be at least 2: InfoNCE needs in-batch negatives")
+    for key, value in spec.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            raise UserError(f"spec field '{key}' must not be negative, got {value}")
+    if spec.get("rtd_mask_ratio", 0.5) > 1 or spec.get("dup_rate", 0.0) > 1:
+        raise UserError("ratios (rtd_mask_ratio, dup_rate) must lie in [0, 1]")
+
+
+def hash_spec(spec: dict[str, Any]) -> str:
+    """The spec hash stored in checkpoints and records."""
+    return spec_hash(spec)
