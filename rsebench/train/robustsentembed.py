@@ -76,8 +76,8 @@ class RobustSentEmbed(Objective):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         s = self.spec
+        z1, z2 = self.two_views(batch)  # exactly SimCSE's forward; the adversarial view adds the perturbation to e
         words = self.encoder.word_embeddings()(batch["input_ids"])
-        z1, z2 = self.two_views(batch, words)
         h1, h2 = self.head(z1), self.head(z2)
         l_clean = info_nce(h1, h2, self.temperature)
         terms = {"cl_clean": l_clean.detach()}
