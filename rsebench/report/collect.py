@@ -1,0 +1,96 @@
+"""Read result records for the report: validate, skip what cannot be used (saying why), and name
+each record's method, seed and setting.
+
+Rows of a table are *methods*: a trained checkpoint's `model.method` (simcse, esimcse,
+robustsentembed, ...) plus its backbone when the record names one; an off-the-shelf model is its
+own row under `model.name`. Records of one method that differ only in seed are aggregated
+(mean ± std over seeds). A seed is the training seed (`model.train_seed`) together with the
+evaluation seed (`record.seed`), so a pretrained model evaluated with several seeds is aggregated
+over those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rsebench.errors import UserError
+from rsebench.records import read_records
+
+# The metrics a record needs before a table can use it.
+REQUIRED_METRICS = {
+    "sts": ("spearman_cosine",),
+    "transfer": ("accuracy",),
+    "attack": ("original_accuracy", "accuracy_under_attack", "attack_success_rate"),
+}
+METHOD_NAMES = {"simcse": "SimCSE", "esimcse": "ESimCSE", "robustsentembed": "RobustSentEmbed", "robustembed": "RobustEmbed",
+                "uscal": "USCAL"}
+# Baselines first, the paper's method last (as papers order their tables); anything else in between.
+METHOD_ORDER = ("simcse", "esimcse", "robustembed", "uscal", "robustsentembed")
+
+
+@dataclass(frozen=True, order=True)
+class Method:
+    """A table row: `key` is what records are grouped by, `label` what the table shows."""
+
+    sort_key: tuple
+    key: str
+    label: str
+    backbone: str | None = None
+
+
+@dataclass
+class Collection:
+    records: list[dict]
+    skipped: list[str] = field(default_factory=list)
+    ignored: dict[str, int] = field(default_factory=dict)  # kinds no table shows (e.g. train), by count
+
+
+def method_of(record: dict) -> Method:
+    model = record["model"]
+    method = model.get("method")
+    backbone = model.get("backbone") or model.get("base_model")
+    if method and method != "pretrained":
+        label = METHOD_NAMES.get(method, method)
+        rank = METHOD_ORDER.index(method) + 1 if method in METHOD_ORDER else len(METHOD_ORDER)
+        key = method if not backbone else f"{method}@{backbone}"
+        return Method((1, rank, label.lower(), backbone or ""), key, label if not backbone else f"{label} ({backbone})", backbone)
+    name = model["name"]
+    return Method((0, 0, name.lower(), ""), f"pretrained:{name}", name, None)
+
+
+def seed_of(record: dict) -> tuple:
+    """The aggregation unit: one (training seed, evaluation seed, model fingerprint) per value."""
+    model = record["model"]
+    return (str(model.get("train_seed")), str(record.get("seed")), str(model.get("fingerprint") or model.get("name")))
+
+
+def _complete(record: dict) -> str | None:
+    """None when the record has what its table needs; else the reason it is skipped."""
+    needed = REQUIRED_METRICS.get(record["kind"], ())
+    missing = [m for m in needed if not isinstance(record["metrics"].get(m), (int, float))]
+    if missing:
+        return f"{record['_path']}: incomplete {record['kind']} record (no numeric {', '.join('metrics.' + m for m in missing)})"
+    if record["kind"] == "attack" and not record["task"].get("attack"):
+        return f"{record['_path']}: attack record without task.attack"
+    return None
+
+
+def collect(results_dir: str | Path) -> Collection:
+    """Every usable record under `results_dir`, plus one line per skipped file. UserError when none."""
+    records, problems = read_records(results_dir)
+    usable, skipped, ignored = [], list(problems), {}
+    for record in records:
+        if record["kind"] not in REQUIRED_METRICS:
+            ignored[record["kind"]] = ignored.get(record["kind"], 0) + 1
+            continue
+        problem = _complete(record)
+        if problem:
+            skipped.append(problem)
+        else:
+            usable.append(record)
+    if not usable:
+        detail = f" ({len(skipped)} skipped: {skipped[0]}{' ...' if len(skipped) > 1 else ''})" if skipped else ""
+        raise UserError(f"no usable sts, transfer or attack records under {results_dir}{detail}; "
+                        "run 'rsebench eval' or 'rsebench attack' first, or pass --results-dir")
+    return Collection(usable, skipped, ignored)

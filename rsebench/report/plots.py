@@ -1,0 +1,144 @@
+"""Figures from the same tables the report prints (matplotlib, Agg backend), as PNG and PDF.
+
+- `asr_vs_eps_<dataset>_<victim>`: attack success rate against the budget ε of the embedding-space
+  attacks (FGSM, PGD), one line per method (error bars: std over seeds), one panel per attack and norm.
+- `sts_vs_asr_<dataset>_<victim>`: clean STS quality (average Spearman) against attack success
+  rate, one point per (method, attack): the robustness/quality trade-off at a glance.
+
+Files are reproducible byte for byte (no creation date; fixed hash salt; same matplotlib version).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rsebench.report.tables import EMBEDDING_RECIPES, Table
+
+SAVE_METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}}
+STYLE = {"svg.hashsalt": "rsebench", "figure.dpi": 100, "savefig.dpi": 150, "font.size": 9, "axes.grid": True,
+         "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, stem: Path) -> list[Path]:
+    paths = []
+    for extension in ("png", "pdf"):
+        path = stem.with_suffix(f".{extension}")
+        fig.savefig(path, format=extension, metadata=SAVE_METADATA[extension], bbox_inches="tight")
+        paths.append(path)
+    return paths
+
+
+def _suffix(table: Table) -> str:
+    return table.name.removeprefix("robustness_")
+
+
+def asr_vs_eps_series(table: Table) -> dict[tuple[str, str], dict[str, list[tuple[float, float, float]]]]:
+    """(attack label, norm) -> method label -> [(eps, mean ASR, std)], reproduced rows only."""
+    panels: dict[tuple[str, str], dict[str, list]] = {}
+    for block in table.blocks:
+        info = block.attack
+        if info.get("recipe") not in EMBEDDING_RECIPES or info.get("eps") is None:
+            continue
+        for row in block.rows:
+            cell = row.cells.get("attack_success_rate")
+            if row.reported is None and cell is not None:
+                panels.setdefault((info["label"], info.get("norm") or ""), {}).setdefault(row.label, []).append(
+                    (float(info["eps"]), cell.mean, cell.std or 0.0))
+    for methods in panels.values():
+        for points in methods.values():
+            points.sort()
+    return panels
+
+
+def plot_asr_vs_eps(table: Table, out_dir: Path) -> list[Path]:
+    panels = asr_vs_eps_series(table)
+    if not panels:
+        return []
+    plt = _pyplot()
+    with plt.rc_context(STYLE):
+        keys = sorted(panels)
+        fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.0), squeeze=False, sharey=True)
+        for ax, key in zip(axes[0], keys):
+            for method in sorted(panels[key]):
+                points = panels[key][method]
+                ax.errorbar([p[0] for p in points], [100 * p[1] for p in points], yerr=[100 * p[2] for p in points],
+                            marker="o", markersize=4, capsize=3, label=method)
+            label, norm = key
+            ax.set_title(f"{label} ({'L∞' if norm == 'linf' else norm.upper()})")
+            ax.set_xlabel("ε (budget on word embeddings)")
+            ax.set_ylim(-2, 102)
+        axes[0][0].set_ylabel("attack success rate (%) ↓")
+        axes[0][-1].legend(frameon=False, fontsize=8)
+        fig.suptitle(f"{table.setting['dataset']}, {table.setting['victim']} victim, {table.setting['examples']} examples", fontsize=9)
+        paths = _save(fig, out_dir / f"asr_vs_eps_{_suffix(table)}")
+        plt.close(fig)
+    return paths
+
+
+def sts_scores(sts: Table | None) -> tuple[dict[str, float], str]:
+    """Method key -> average STS Spearman, and the axis label saying what the average covers."""
+    if sts is None:
+        return {}, ""
+    rows = [r for r in sts.blocks[0].rows if r.reported is None]
+    with_avg = {r.method: r.cells["avg"].mean for r in rows if "avg" in r.cells}
+    if with_avg and len(with_avg) == len(rows):
+        return with_avg, "STS average Spearman (×100, 7 tasks) ↑"
+    tasks = [c.key for c in sts.columns if c.key != "avg" and rows and all(c.key in r.cells for r in rows)]
+    if not tasks:
+        return {}, ""
+    scores = {r.method: sum(r.cells[t].mean for t in tasks) / len(tasks) for r in rows}
+    return scores, f"STS Spearman (×100, mean of {', '.join(tasks)}) ↑"
+
+
+def plot_sts_vs_asr(table: Table, sts: Table | None, out_dir: Path) -> list[Path]:
+    scores, xlabel = sts_scores(sts)
+    points = []
+    for block in table.blocks:
+        for row in block.rows:
+            if row.reported is None and row.method in scores and "attack_success_rate" in row.cells:
+                points.append((block.attack.get("attack", block.title), block.title, row.label, scores[row.method],
+                               row.cells["attack_success_rate"].mean))
+    if not points:
+        return []
+    plt = _pyplot()
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(4.8, 3.4))
+        attacks = list(dict.fromkeys(p[0] for p in points))
+        methods = sorted({p[2] for p in points})
+        markers = "osD^vP*X"
+        colors = plt.get_cmap("tab10").colors
+        for a_index, attack in enumerate(attacks):
+            for m_index, method in enumerate(methods):
+                chosen = [p for p in points if p[0] == attack and p[2] == method]
+                if chosen:
+                    ax.scatter([100 * p[3] for p in chosen], [100 * p[4] for p in chosen], color=colors[a_index % 10],
+                               marker=markers[m_index % len(markers)], s=36,
+                               label=f"{method} · {attack}")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("attack success rate (%) ↓")
+        ax.legend(frameon=False, fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        ax.set_title(f"{table.setting['dataset']}, {table.setting['victim']} victim: quality vs. robustness", fontsize=9)
+        paths = _save(fig, out_dir / f"sts_vs_asr_{_suffix(table)}")
+        plt.close(fig)
+    return paths
+
+
+def make_plots(tables: list[Table], out_dir: Path) -> list[Path]:
+    """Every figure the tables support; returns the written files."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sts = next((t for t in tables if t.name == "sts"), next((t for t in tables if t.kind == "sts"), None))
+    paths = []
+    for table in tables:
+        if table.kind == "attack":
+            paths += plot_asr_vs_eps(table, out_dir)
+            paths += plot_sts_vs_asr(table, sts, out_dir)
+    return paths

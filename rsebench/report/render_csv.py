@@ -1,0 +1,49 @@
+"""Tidy CSV: one row per number, in the records' own units (fractions; queries as counts).
+
+Columns: table, setting, attack, method, source (reproduced or the paper), task (the table column),
+metric, mean, std (sample, over seeds; empty for one seed), n, values (every seed's value, ';'-joined),
+best (1 where the table shows it in bold).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from rsebench.report.tables import Table
+
+HEADER = ("table", "setting", "attack", "method", "source", "task", "metric", "mean", "std", "n", "values", "best")
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def rows(table: Table) -> list[tuple]:
+    setting = ";".join(f"{k}={v}" for k, v in table.setting.items())
+    out = []
+    for block in table.blocks:
+        best = {c.key: block.best(c) for c in table.columns}
+        attack = block.attack.get("attack", "") if block.attack else ""
+        for index, row in enumerate(block.rows):
+            source = "reproduced" if row.reported is None else f"reported: {row.reported['source']}"
+            for column in table.columns:
+                cell = row.cells.get(column.key)
+                if cell is None:
+                    continue
+                out.append((table.name, setting, attack, row.label, source, column.key, column.metric, _number(cell.mean),
+                            _number(cell.std), cell.n, ";".join(_number(v) for v in cell.values), int(index in best[column.key])))
+    return out
+
+
+def render_all(tables: list[Table]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HEADER)
+    for table in tables:
+        writer.writerows(rows(table))
+    return buffer.getvalue()
+
+
+def render(table: Table) -> str:
+    return render_all([table])

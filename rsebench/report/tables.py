@@ -1,0 +1,345 @@
+"""The report's tables as data: STS, transfer and one robustness table per (dataset, victim, example set).
+
+A `Table` holds columns (with the direction in which a value is better), blocks of rows (one block
+for STS / transfer, one per attack for robustness) and cells with every seed's raw value, so the
+LaTeX, Markdown and CSV renderers print the same numbers. Records whose settings must not be
+compared (another STS text variant, a reduced transfer protocol, another victim kind or example
+set) go to separate tables, and each such table says so in its notes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import statistics
+from dataclasses import dataclass, field
+
+from rsebench.report.collect import Collection, Method, method_of, seed_of
+
+STS_COLUMNS = (("sts12", "STS12"), ("sts13", "STS13"), ("sts14", "STS14"), ("sts15", "STS15"), ("sts16", "STS16"),
+               ("stsb", "STS-B"), ("sick", "SICK-R"))
+TRANSFER_COLUMNS = (("mr", "MR"), ("cr", "CR"), ("subj", "SUBJ"), ("mpqa", "MPQA"), ("sst2", "SST2"), ("trec", "TREC"),
+                    ("mrpc", "MRPC"))
+RECIPE_NAMES = {"textfooler": "TextFooler", "textfooler-local": "TextFooler-local", "pwws": "PWWS", "deepwordbug": "DeepWordBug",
+                "textbugger": "TextBugger", "bae": "BAE", "bert-attack": "BERT-Attack", "fgsm": "FGSM", "pgd": "PGD"}
+EMBEDDING_RECIPES = ("fgsm", "pgd")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    direction: int  # +1: higher is better, -1: lower is better, 0: no "best" (e.g. query counts)
+    scale: float = 100.0
+    decimals: int = 2
+    metric: str = ""
+
+    @property
+    def arrow(self) -> str:
+        return {1: "↑", -1: "↓"}.get(self.direction, "")
+
+    def format(self, value: float | None) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return ""
+        return f"{value * self.scale:.{self.decimals}f}"
+
+
+@dataclass
+class Cell:
+    values: list[float]  # one raw value (fraction) per seed, in seed order
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    @property
+    def std(self) -> float | None:
+        """Sample standard deviation over seeds (None for a single seed)."""
+        return statistics.stdev(self.values) if len(self.values) > 1 else None
+
+
+@dataclass
+class Row:
+    label: str
+    method: str
+    cells: dict[str, Cell]
+    reported: dict | None = None  # a published number: {"source": ..., "backbone": ...}
+
+    @property
+    def n_label(self) -> str:
+        counts = sorted({cell.n for cell in self.cells.values()})
+        if not counts:
+            return ""
+        return str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+
+
+@dataclass
+class Block:
+    title: str | None
+    rows: list[Row]
+    attack: dict = field(default_factory=dict)  # robustness blocks: recipe, norm, eps
+
+    def best(self, column: Column) -> set[int]:
+        """Indexes of the reproduced rows whose *displayed* value is best (ties all win); none if < 2 compete."""
+        if column.direction == 0:
+            return set()
+        shown = {i: float(column.format(row.cells[column.key].mean)) for i, row in enumerate(self.rows)
+                 if row.reported is None and column.key in row.cells}
+        if len(shown) < 2:
+            return set()
+        target = max(shown.values()) if column.direction > 0 else min(shown.values())
+        return {i for i, value in shown.items() if value == target}
+
+
+@dataclass
+class Table:
+    name: str  # file stem: sts, transfer, robustness_mr_probe, ...
+    kind: str
+    title: str
+    setting: dict
+    columns: list[Column]
+    blocks: list[Block]
+    notes: list[str] = field(default_factory=list)
+    n_records: int = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Grouping helpers
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
+def _setting_text(setting: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in setting.items())
+
+
+def _members(records: list[dict], value) -> tuple[dict[Method, dict[tuple, dict[str, float]]], list[str]]:
+    """method -> seed -> column key -> raw value; duplicates (same method, seed and column) keep the first file."""
+    table: dict[Method, dict[tuple, dict[str, float]]] = {}
+    duplicates = []
+    for record in sorted(records, key=lambda r: r["_path"]):
+        key, number = value(record)
+        seeds = table.setdefault(method_of(record), {})
+        cells = seeds.setdefault(seed_of(record), {})
+        if key in cells:
+            duplicates.append(f"{record['_path']}: duplicate of an earlier record for the same model, seed and column; ignored")
+            continue
+        cells[key] = float(number)
+    return table, duplicates
+
+
+def _rows(members: dict[Method, dict[tuple, dict[str, float]]], columns: list[Column], average: Column | None) -> list[Row]:
+    rows = []
+    for method in sorted(members):
+        seeds = members[method]
+        cells = {}
+        for column in columns:
+            values = [seeds[s][column.key] for s in sorted(seeds) if column.key in seeds[s]]
+            if values:
+                cells[column.key] = Cell(values)
+        if average is not None:
+            keys = [c.key for c in columns]
+            per_seed = [statistics.fmean(seeds[s][k] for k in keys) for s in sorted(seeds) if all(k in seeds[s] for k in keys)]
+            if per_seed:  # the average is over seeds that have every column (else it would mix task sets)
+                cells[average.key] = Cell(per_seed)
+        rows.append(Row(method.label, method.key, cells))
+    return rows
+
+
+def _split_note(kind: str, groups: dict[str, dict]) -> list[str]:
+    if len(groups) < 2:
+        return []
+    listed = "; ".join(f"{name} ({_setting_text(setting)})" for name, setting in sorted(groups.items()))
+    return [f"{kind} records use settings that must not share a table; rendered apart: {listed}"]
+
+
+# ---------------------------------------------------------------------------------------------
+# STS
+
+
+def sts_tables(records: list[dict]) -> list[Table]:
+    groups: dict[str, list[dict]] = {}
+    settings: dict[str, dict] = {}
+    for record in records:
+        setting = {"variant": record["task"].get("variant") or record["settings"].get("variant") or "original"}
+        if record["task"].get("split", "test") != "test":
+            setting["split"] = record["task"]["split"]
+        name = "sts" if setting == {"variant": "original"} else "sts_" + _slug("_".join(str(v) for v in setting.values()))
+        groups.setdefault(name, []).append(record)
+        settings[name] = setting
+    columns = [Column(key, label, 1, metric="spearman_cosine") for key, label in STS_COLUMNS]
+    average = Column("avg", "Avg.", 1, metric="spearman_cosine")
+    split_notes = _split_note("STS", settings)
+    tables = []
+    for name in sorted(groups):
+        known = [r for r in groups[name] if r["task"]["name"] in dict(STS_COLUMNS)]
+        members, notes = _members(known, lambda r: (r["task"]["name"], r["metrics"]["spearman_cosine"]))
+        extra = sorted({r["task"]["name"] for r in groups[name]} - dict(STS_COLUMNS).keys())
+        if extra:
+            notes.append(f"STS tasks outside the standard seven are not shown: {', '.join(extra)}")
+        rows = _rows(members, columns, average)
+        tables.append(Table(name, "sts", "STS: Spearman correlation of cosine similarities (×100)", settings[name],
+                            columns + [average], [Block(None, rows)], split_notes + notes, len(known)))
+    return tables
+
+
+# ---------------------------------------------------------------------------------------------
+# Transfer
+
+
+def _transfer_setting(record: dict) -> dict:
+    s = record["settings"]
+    standard_folds = s.get("outer_folds") in (None, 10) and s.get("inner_folds") in (None, 5)
+    setting = {"protocol": "SentEval" if standard_folds else "reduced folds",
+               "data": "full" if s.get("max_examples") is None else f"at most {s['max_examples']} per split"}
+    return setting
+
+
+def transfer_tables(records: list[dict]) -> list[Table]:
+    groups: dict[str, list[dict]] = {}
+    settings: dict[str, dict] = {}
+    for record in records:
+        setting = _transfer_setting(record)
+        name = "transfer" if setting == {"protocol": "SentEval", "data": "full"} else "transfer_" + _slug("_".join(setting.values()))
+        groups.setdefault(name, []).append(record)
+        settings[name] = setting
+    columns = [Column(key, label, 1, metric="accuracy") for key, label in TRANSFER_COLUMNS]
+    average = Column("avg", "Avg.", 1, metric="accuracy")
+    split_notes = _split_note("Transfer", settings)
+    tables = []
+    for name in sorted(groups):
+        known = [r for r in groups[name] if r["task"]["name"] in dict(TRANSFER_COLUMNS)]
+        members, notes = _members(known, lambda r: (r["task"]["name"], r["metrics"]["accuracy"]))
+        rows = _rows(members, columns, average)
+        tables.append(Table(name, "transfer", "Transfer tasks: logistic-regression accuracy on frozen embeddings (×100)",
+                            settings[name], columns + [average], [Block(None, rows)], split_notes + notes, len(known)))
+    return tables
+
+
+# ---------------------------------------------------------------------------------------------
+# Robustness
+
+
+ROBUSTNESS_COLUMNS = [
+    Column("original_accuracy", "Clean acc.", 1, metric="original_accuracy"),
+    Column("accuracy_under_attack", "Acc. under attack", 1, metric="accuracy_under_attack"),
+    Column("attack_success_rate", "Attack success", -1, metric="attack_success_rate"),
+    Column("avg_perturbed_word_fraction", "Perturbed words", -1, metric="avg_perturbed_word_fraction"),
+    Column("avg_queries", "Queries", 0, scale=1.0, decimals=1, metric="avg_queries"),
+]
+
+
+def _attack_setting(record: dict) -> dict:
+    ids = record.get("example_ids")
+    examples = len(ids) if isinstance(ids, list) else record["task"].get("n")
+    setting = {"dataset": record["task"]["name"], "split": record["task"].get("split"), "victim": record["task"].get("victim"),
+               "examples": examples}
+    if isinstance(ids, list):
+        setting["example_set"] = hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:8]
+    victim = {k: v for k, v in (record["settings"].get("victim") or {}).items() if k != "seed"}
+    if victim:
+        setting["victim_settings"] = hashlib.sha256(json.dumps(victim, sort_keys=True).encode()).hexdigest()[:8]
+    return setting
+
+
+def attack_info(record: dict) -> dict:
+    """recipe, norm, eps and a display label of an attack record."""
+    task = record["task"]
+    recipe = task.get("recipe") or task["attack"].split("-")[0]
+    variant = record["settings"].get("variant") or {}
+    norm = task.get("norm") or variant.get("norm")
+    eps = task.get("eps", variant.get("eps"))
+    return {"attack": task["attack"], "recipe": recipe, "norm": norm, "eps": eps, "label": RECIPE_NAMES.get(recipe, recipe)}
+
+
+def _attack_order(info: dict) -> tuple:
+    embedding = info["recipe"] in EMBEDDING_RECIPES
+    return (embedding, info["label"].lower(), info["norm"] or "", info["eps"] if info["eps"] is not None else -1.0, info["attack"])
+
+
+def robustness_tables(records: list[dict]) -> list[Table]:
+    groups: dict[tuple, list[dict]] = {}
+    for record in records:
+        setting = _attack_setting(record)
+        groups.setdefault(tuple(setting.items()), []).append(record)
+    by_dataset_victim: dict[tuple, list[tuple]] = {}
+    for key in groups:
+        setting = dict(key)
+        by_dataset_victim.setdefault((setting["dataset"], setting["victim"]), []).append(key)
+    tables = []
+    for (dataset, victim), keys in sorted(by_dataset_victim.items(), key=lambda item: (str(item[0][0]), str(item[0][1]))):
+        keys = sorted(keys, key=lambda k: json.dumps(k, default=str))
+        names = {}
+        for key in keys:
+            setting = dict(key)
+            name = f"robustness_{_slug(str(dataset))}_{_slug(str(victim))}"
+            if len(keys) > 1:
+                name += f"_n{setting['examples']}" + (f"_{setting.get('example_set', '')}" if sum(
+                    dict(k)["examples"] == setting["examples"] for k in keys) > 1 else "")
+            names[key] = name
+        split_notes = _split_note(f"Robustness ({dataset}, {victim} victim)", {names[k]: dict(k) for k in keys})
+        for key in keys:
+            group = groups[key]
+            attacks: dict[str, dict] = {}
+            for record in group:
+                info = attack_info(record)
+                attacks.setdefault(info["attack"], info)
+            blocks = []
+            notes = []
+            for info in sorted(attacks.values(), key=_attack_order):
+                chosen = [r for r in group if r["task"]["attack"] == info["attack"]]
+                members, duplicates = _members_multi(chosen)
+                notes.extend(duplicates)
+                blocks.append(Block(info["label"], _rows(members, ROBUSTNESS_COLUMNS, None), attack=info))
+            setting = dict(key)
+            title = f"Robustness on {dataset} ({victim} victim, {setting['examples']} attacked examples; ×100 except queries)"
+            tables.append(Table(names[key], "attack", title, setting, list(ROBUSTNESS_COLUMNS), blocks,
+                                split_notes + notes, len(group)))
+    return tables
+
+
+def _members_multi(records: list[dict]):
+    """Like `_members`, for records carrying several columns (the attack metrics)."""
+    table: dict[Method, dict[tuple, dict[str, float]]] = {}
+    duplicates = []
+    for record in sorted(records, key=lambda r: r["_path"]):
+        seeds = table.setdefault(method_of(record), {})
+        seed = seed_of(record)
+        if seed in seeds:
+            duplicates.append(f"{record['_path']}: duplicate of an earlier record for the same model, seed and attack; ignored")
+            continue
+        seeds[seed] = {c.key: float(record["metrics"][c.metric]) for c in ROBUSTNESS_COLUMNS
+                       if isinstance(record["metrics"].get(c.metric), (int, float))}
+    return table, duplicates
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def build_tables(collection: Collection, reported: list[dict] | None = None) -> list[Table]:
+    """Every table the records support, in a fixed order (STS, transfer, robustness), with published
+    numbers (see `rsebench.report.reported`) added where their setting matches."""
+    by_kind: dict[str, list[dict]] = {"sts": [], "transfer": [], "attack": []}
+    for record in collection.records:
+        by_kind[record["kind"]].append(record)
+    tables = []
+    if by_kind["sts"]:
+        tables.extend(sts_tables(by_kind["sts"]))
+    if by_kind["transfer"]:
+        tables.extend(transfer_tables(by_kind["transfer"]))
+    if by_kind["attack"]:
+        tables.extend(robustness_tables(by_kind["attack"]))
+    if reported:
+        from rsebench.report.reported import add_reported
+
+        for table in tables:
+            add_reported(table, reported)
+    return tables
