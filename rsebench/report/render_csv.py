@@ -1,7 +1,7 @@
 """Tidy CSV: one row per number, in the records' own units (fractions; queries as counts).
 
-Columns: table, setting, attack, method, source (reproduced or the paper), task (the table column),
-metric, mean, std (sample, over seeds; empty for one seed), n, values (every seed's value, ';'-joined),
+Columns: table, setting, attack, method, source (reproduced or the paper), task (the table's column
+for STS / transfer, "avg" for the average; the dataset for robustness), metric, mean, std (sample, over seeds; empty for one seed), n, values (every seed's value, ';'-joined),
 best (1 where the table shows it in bold).
 """
 
@@ -31,7 +31,8 @@ def rows(table: Table) -> list[tuple]:
                 cell = row.cells.get(column.key)
                 if cell is None:
                     continue
-                out.append((table.name, setting, attack, row.label, source, column.key, column.metric, _number(cell.mean),
+                task = table.setting.get("dataset", "") if table.kind == "attack" else column.key
+                out.append((table.name, setting, attack, row.label, source, task, column.metric, _number(cell.mean),
                             _number(cell.std), cell.n, ";".join(_number(v) for v in cell.values), int(index in best[column.key])))
     return out
 

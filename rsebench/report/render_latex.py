@@ -44,7 +44,7 @@ def render(table: Table) -> str:
     lead = ["Attack", "Method", "$n$"] if attack else ["Method", "$n$"]
     spec = ("ll" if attack else "l") + "c" + "r" * len(table.columns)
     lines = [f"% rsebench report: {table.name} -- {escape(table.title)}",
-             f"% setting: {', '.join(f'{k}={v}' for k, v in table.setting.items())}; {table.n_records} records",
+             f"% setting: {', '.join(f'{k}={v}' for k, v in table.setting.items())}; {table.records_text}",
              "% mean with {\\pm} sample std over seeds; n = seeds per method; bold = best reproduced value per column",
              "% (direction as marked); requires \\usepackage{booktabs}"]
     lines += [f"% note: {note}" for note in table.notes]

@@ -40,7 +40,7 @@ def render(table: Table) -> str:
     align = [":--"] * (len(lead) - 1) + ["--:"] * (1 + len(table.columns))
     setting = ", ".join(f"{k}={v}" for k, v in table.setting.items())
     lines = [f"### {escape(table.title)}", "",
-             f"`{table.name}` · setting: {escape(setting)} · {table.n_records} records · mean ± sample std over seeds "
+             f"`{table.name}` · setting: {escape(setting)} · {table.records_text} · mean ± sample std over seeds "
              "(n = seeds per method) · **bold** = best reproduced value per column", "",
              "| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
     for block in table.blocks:

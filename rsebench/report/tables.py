@@ -94,7 +94,8 @@ class Block:
         if len(shown) < 2:
             return set()
         target = max(shown.values()) if column.direction > 0 else min(shown.values())
-        return {i for i, value in shown.items() if value == target}
+        winners = {i for i, value in shown.items() if value == target}
+        return winners if len(winners) < len(shown) else set()  # all equal: nothing stands out
 
 
 @dataclass
@@ -107,6 +108,10 @@ class Table:
     blocks: list[Block]
     notes: list[str] = field(default_factory=list)
     n_records: int = 0
+
+    @property
+    def records_text(self) -> str:
+        return f"{self.n_records} record{'s' if self.n_records != 1 else ''}"
 
 
 # ---------------------------------------------------------------------------------------------
