@@ -37,6 +37,13 @@ def _save(fig, stem: Path) -> list[Path]:
     return paths
 
 
+def attack_label(info: dict) -> str:
+    if info.get("eps") is None:
+        return info.get("label", "")
+    norm = "L∞" if info.get("norm") == "linf" else str(info.get("norm") or "").upper()
+    return f"{info['label']} ({norm}, ε={info['eps']:g})"
+
+
 def _suffix(table: Table) -> str:
     return table.name.removeprefix("robustness_")
 
@@ -66,7 +73,7 @@ def plot_asr_vs_eps(table: Table, out_dir: Path) -> list[Path]:
     plt = _pyplot()
     with plt.rc_context(STYLE):
         keys = sorted(panels)
-        fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.0), squeeze=False, sharey=True)
+        fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.2), squeeze=False, sharey=True, layout="constrained")
         for ax, key in zip(axes[0], keys):
             for method in sorted(panels[key]):
                 points = panels[key][method]
@@ -105,27 +112,35 @@ def plot_sts_vs_asr(table: Table, sts: Table | None, out_dir: Path) -> list[Path
     for block in table.blocks:
         for row in block.rows:
             if row.reported is None and row.method in scores and "attack_success_rate" in row.cells:
-                points.append((block.attack.get("attack", block.title), block.title, row.label, scores[row.method],
+                points.append((block.attack.get("attack", block.title), attack_label(block.attack), row.label, scores[row.method],
                                row.cells["attack_success_rate"].mean))
     if not points:
         return []
     plt = _pyplot()
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(4.8, 3.4))
-        attacks = list(dict.fromkeys(p[0] for p in points))
+        fig, ax = plt.subplots(figsize=(5.6, 3.4), layout="constrained")
+        attacks = list(dict.fromkeys((p[0], p[1]) for p in points))  # table order
         methods = sorted({p[2] for p in points})
         markers = "osD^vP*X"
         colors = plt.get_cmap("tab10").colors
-        for a_index, attack in enumerate(attacks):
+        for a_index, (attack, _) in enumerate(attacks):
             for m_index, method in enumerate(methods):
                 chosen = [p for p in points if p[0] == attack and p[2] == method]
-                if chosen:
-                    ax.scatter([100 * p[3] for p in chosen], [100 * p[4] for p in chosen], color=colors[a_index % 10],
-                               marker=markers[m_index % len(markers)], s=36,
-                               label=f"{method} · {attack}")
+                ax.scatter([100 * p[3] for p in chosen], [100 * p[4] for p in chosen], color=colors[a_index % 10],
+                           marker=markers[m_index % len(markers)], s=40, edgecolor="black", linewidth=0.4)
+        # Two legends: colour = attack, marker = method.
+        from matplotlib.lines import Line2D
+
+        attack_handles = [Line2D([], [], linestyle="", marker="o", color=colors[i % 10], label=label) for i, (_, label) in enumerate(attacks)]
+        method_handles = [Line2D([], [], linestyle="", marker=markers[i % len(markers)], color="grey", label=method)
+                          for i, method in enumerate(methods)]
+        first = ax.legend(handles=attack_handles, title="attack", frameon=False, fontsize=7, title_fontsize=7,
+                          loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.add_artist(first)
+        ax.legend(handles=method_handles, title="method", frameon=False, fontsize=7, title_fontsize=7,
+                  loc="lower left", bbox_to_anchor=(1.0, 0.0))
         ax.set_xlabel(xlabel)
         ax.set_ylabel("attack success rate (%) ↓")
-        ax.legend(frameon=False, fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
         ax.set_title(f"{table.setting['dataset']}, {table.setting['victim']} victim: quality vs. robustness", fontsize=9)
         paths = _save(fig, out_dir / f"sts_vs_asr_{_suffix(table)}")
         plt.close(fig)
