@@ -35,15 +35,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_results_dir(parser)
 
 
-def overrides_from(args: argparse.Namespace) -> dict[str, str]:
+def overrides_from_items(items: list[str]) -> dict[str, str]:
+    """`--set FIELD=VALUE` items as a mapping."""
     from rsebench.errors import UserError
 
     overrides: dict[str, str] = {}
-    for item in args.overrides:
+    for item in items:
         if "=" not in item:
             raise UserError(f"--set needs FIELD=VALUE, got '{item}'")
         key, value = item.split("=", 1)
         overrides[key.strip()] = value
+    return overrides
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, str]:
+    overrides = overrides_from_items(args.overrides)
     for flag in FLAG_FIELDS:
         value = getattr(args, f"spec_{flag}", None)
         if value is not None:

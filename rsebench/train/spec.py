@@ -6,8 +6,12 @@ that field's type, so a typo or a wrong type is a clear error instead of a silen
 
 from __future__ import annotations
 
-import tomllib
 from typing import Any
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 from rsebench.errors import UserError
 from rsebench.paths import spec_root
