@@ -205,3 +205,23 @@ def test_asr_series_follow_eps():
     series = asr_vs_eps_series(_tables()["robustness_mr_probe"])
     points = series[("PGD", "linf")]["SimCSE"]
     assert [p[0] for p in points] == [0.01, 0.05] and points[0][1] < points[1][1]
+
+
+def test_compact_reported_format_of_baselines_is_read(tmp_path):
+    compact = tmp_path / "reported.toml"
+    compact.write_text('[simcse.bert_base]\nsource = "paper S"\nsts12 = 68.40\nstsb = 76.85\navg = 76.25\n'
+                       '[esimcse.bert_base]\nsource = "paper E"\nstsb = 80.17\n')
+    tables = _tables(reported=compact)
+    rows = [r for r in tables["sts_senteval"].blocks[0].rows if r.reported]
+    assert [(r.label, r.cells["stsb"].mean) for r in rows] == [("SimCSE (bert-base, reported)", pytest.approx(0.7685))]
+    assert not any(r.reported for r in tables["sts"].blocks[0].rows)  # SimCSE's numbers are on SentEval text, not "original"
+
+
+def test_the_shipped_reported_file_loads():
+    from rsebench.report.reported import default_path, load_reported
+
+    path = default_path()
+    if path is None:
+        pytest.skip("no baselines/reported.toml")
+    entries = load_reported(path)
+    assert entries and all(0.0 <= e["fraction"] <= 1.0 for e in entries if e["metric"] != "avg_queries")

@@ -12,6 +12,19 @@ Each `[[result]]` entry is one published number:
     metric = "spearman_cosine"             # the record metric it corresponds to
     value = 68.40                          # as printed in the paper: percent (unit = "fraction" otherwise)
 
+The compact per-method form used by `baselines/reported.toml` is read too: one table per
+(method, backbone) with a `source` and one key per task (values in percent), e.g.
+
+    [simcse.bert_base]
+    source = "Gao, Yao and Chen, SimCSE, EMNLP 2021, Table 5"
+    sts12 = 68.40
+    ...
+    avg = 76.25
+
+STS task keys become `spearman_cosine` on the SentEval-preprocessed text (setting variant =
+"senteval", the text SimCSE and RobustSentEmbed evaluate on; an explicit `setting = {...}` in the
+table overrides it); transfer task keys become `accuracy`.
+
 A published row appears in a table only when the table shows the same method, its setting matches,
 and (where our records name a backbone) the backbone is the same; it is labelled "reported" with
 its backbone and source, and never competes for the bold "best" value.
@@ -54,7 +67,7 @@ def load_reported(path: str | Path | None) -> list[dict]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise UserError(f"cannot read {path}: {err}; fix the TOML or pass --reported none") from None
     entries = []
-    for number, entry in enumerate(data.get("result", []), start=1):
+    for number, entry in enumerate(list(data.get("result", [])) + _compact_entries(data), start=1):
         missing = [key for key in REQUIRED if key not in entry]
         if missing:
             raise UserError(f"{path}: [[result]] #{number} lacks {', '.join(missing)}; every entry needs {', '.join(REQUIRED)}")
@@ -65,6 +78,31 @@ def load_reported(path: str | Path | None) -> list[dict]:
         entry["fraction"] = float(entry["value"]) if fraction else float(entry["value"]) / 100.0
         entry.setdefault("kind", METRIC_KIND.get(entry["metric"]))
         entries.append(entry)
+    return entries
+
+
+STS_KEYS = ("sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sick")
+TRANSFER_KEYS = ("mr", "cr", "subj", "mpqa", "sst2", "trec", "mrpc")
+
+
+def _compact_entries(data: dict) -> list[dict]:
+    """[[result]]-style entries from `[method.backbone]` tables of task = value pairs."""
+    entries = []
+    for method, backbones in sorted(data.items()):
+        if method == "result" or not isinstance(backbones, dict):
+            continue
+        for backbone, table in sorted(backbones.items()):
+            if not isinstance(table, dict):
+                continue
+            tasks = {k: v for k, v in table.items() if k in STS_KEYS + TRANSFER_KEYS or k == "avg"}
+            is_sts = any(k in STS_KEYS for k in tasks)
+            for task, value in tasks.items():
+                entries.append({
+                    "method": method, "backbone": backbone.replace("_", "-"), "source": table.get("source", "(no source given)"),
+                    "task": task, "value": value, "metric": "spearman_cosine" if is_sts else "accuracy",
+                    "kind": "sts" if is_sts else "transfer",
+                    "setting": table.get("setting", {"variant": "senteval"} if is_sts else None),
+                })
     return entries
 
 
