@@ -261,7 +261,7 @@ def attack_info(record: dict) -> dict:
     recipe = task.get("recipe") or task["attack"].split("-")[0]
     variant = record["settings"].get("variant") or {}
     norm = task.get("norm") or variant.get("norm")
-    eps = task.get("eps", variant.get("eps"))
+    eps = task.get("eps", variant.get("eps", record["settings"].get("eps")))
     return {"attack": task["attack"], "recipe": recipe, "norm": norm, "eps": eps, "label": RECIPE_NAMES.get(recipe, recipe)}
 
 
