@@ -46,8 +46,8 @@ def parse_override(spec: dict[str, Any], key: str, value: Any) -> Any:
     """`value` (text or an already typed value) converted to the type of `spec[key]`."""
     if key not in spec:
         raise UserError(f"unknown spec field '{key}' for method {spec.get('method')}; known fields: {', '.join(sorted(spec))}")
-    if key == "method":
-        raise UserError("the method cannot be overridden; use --method")
+    if key in ("method", "name", "description"):
+        raise UserError(f"spec field '{key}' cannot be overridden; choose the method with --method")
     current = spec[key]
     if not isinstance(value, str):
         value = str(value).lower() if isinstance(value, bool) else str(value)

@@ -210,7 +210,13 @@ def train(method: str, spec: dict, model: str = "default", data: str | Path | No
     identity = {"method": method, "spec_hash": s_hash, "data_hash": data_hash}
     resuming = prepare_out_dir(out, identity, overwrite, resume)
 
-    accelerator = Accelerator(mixed_precision=spec["mixed_precision"] if torch.cuda.is_available() and not cpu else "no", cpu=cpu)
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    # Some parameters never receive gradients (the backbone's dense pooler under [CLS] pooling, the unused word
+    # tables of the RTD helpers): DDP must not wait for them.
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
+    accelerator = Accelerator(mixed_precision=spec["mixed_precision"] if torch.cuda.is_available() and not cpu else "no", cpu=cpu,
+                              kwargs_handlers=[ddp])
     rank, world = accelerator.process_index, accelerator.num_processes
     torch.manual_seed(int(spec["seed"]) + rank)
     if encoder is None:
