@@ -28,6 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--victim-lr", type=float, default=5e-5, help="fine-tuning learning rate (default: 5e-5)")
     parser.add_argument("--victim-max-train", type=positive_int, default=10000,
                         help="train the victim on at most this many examples, a seeded subsample (default: 10000)")
+    parser.add_argument("--victim-eval-max", type=positive_int, default=None,
+                        help="victim clean accuracy on at most this many attack-split examples (default: all)")
     parser.add_argument("--victim-train", default=None, metavar="FILE", help="training TSV for datasets without a bundled training split (mnli, yelp)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the victim and the attack's randomness (default: 0)")
     parser.add_argument("--shard", default=None, metavar="I/N", help="attack only shard I of N (contiguous blocks); shards merge into one record")
@@ -66,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     seed_everything(args.seed)
     encoder = load_encoder(args.model, pooler=args.pooler, device=args.device, trust_remote_code=args.trust_remote_code)
     settings = VictimSettings(kind=args.victim, seed=args.seed, epochs=args.victim_epochs, learning_rate=args.victim_lr,
-                              max_train=args.victim_max_train, train_file=args.victim_train)
+                              max_train=args.victim_max_train, train_file=args.victim_train,
+                              eval_max=args.victim_eval_max)
     paths = run_attack(encoder, args.model, args.recipe, args.dataset, args.n, settings, seed=args.seed, results_dir=args.results_dir,
                        shard=shard, restart=args.restart, merge_only=args.merge, eps=args.eps, steps=args.steps,
                        step_size=args.step_size, norm=args.norm, random_start=args.random_start, batch_size=args.batch_size)

@@ -135,7 +135,7 @@ def build_attack(spec: RecipeSpec, model_wrapper):
 
     textattack = import_textattack()
     target = _resolve(spec.builder, spec)
-    logger = logging.getLogger("textattack")
+    logger = logging.getLogger("textattack.shared.utils.install")  # TextAttack's own logger
     level = logger.level
     logger.setLevel(logging.ERROR)  # "Unknown if model of class Victim compatible": it is (logits in, classification out)
     try:

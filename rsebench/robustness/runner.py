@@ -97,12 +97,13 @@ class RunPlan:
         return self.recipe.name
 
     def spec(self, shard_count: int) -> dict:
-        """Everything that decides the per-example results (hashed; shards share it)."""
+        """Everything that decides the per-example results (hashed; shards share it, and a sharded run
+        has the same hash as an unsharded one: the shard count only changes the file names)."""
         return {
             "format": RUN_FORMAT, "recipe": self.recipe.raw, "variant": self.variant, "dataset": self.dataset,
             "split": self.examples.split, "ids": self.examples.ids, "seed": self.seed,
             "victim": {k: self.victim_meta[k] for k in ("key", "kind", "settings", "encoder_fingerprint")},
-            "model_fingerprint": self.model.get("fingerprint"), "shards": shard_count,
+            "model_fingerprint": self.model.get("fingerprint"),
         }
 
     def run_path(self, results_dir: str | Path, shard: tuple[int, int]) -> Path:
@@ -351,7 +352,7 @@ def build_record(headers: list[dict], lines: list[dict], results_dir: str | Path
     if spec["variant"]:
         task.update({"norm": spec["variant"]["norm"], "eps": spec["variant"]["eps"]})
     settings = {"recipe_parameters": recipe.get("parameters", {}), "variant": spec["variant"], "seed": spec["seed"],
-                "example_order_seed": EXAMPLE_ORDER_SEED, "victim": victim["settings"], "shards": spec["shards"]}
+                "example_order_seed": EXAMPLE_ORDER_SEED, "victim": victim["settings"], "shards": len(headers)}
     victim_section = {k: victim[k] for k in ("kind", "key", "clean_accuracy", "clean_accuracy_split", "clean_accuracy_examples",
                                              "train_examples", "train_split", "train_data_hash", "training", "encoder_fingerprint")}
     root = Path(results_dir)

@@ -45,6 +45,7 @@ class VictimSettings:
     max_length: int = 128  # tokens per training example (attacks use the encoder's own limit)
     probe_c: float = 10.0  # inverse L2 strength of the logistic-regression probe
     train_file: str | None = None  # the user's training TSV (datasets without a bundled split)
+    eval_max: int | None = None  # clean accuracy on at most this many attack-split examples (None: all; tests use few)
 
 
 class Victim(nn.Module):
@@ -240,8 +241,8 @@ def train_finetune(victim: Victim, data: LabeledTexts, settings: VictimSettings)
                 loss.backward()
                 optimizer.step()
                 schedule.step()
-                losses.append(float(loss))
-                advance(1, loss=float(loss))
+                losses.append(loss.item())
+                advance(1, loss=losses[-1])
     victim.eval()
     return {"final_loss": float(np.mean(losses[-max(1, steps_per_epoch // 10):])), "steps": total}
 
@@ -275,6 +276,9 @@ def build_victim(encoder: SentenceEncoder, dataset: str, settings: VictimSetting
     data = training_data(dataset, settings)
     attack_info = dataset_info(dataset)
     attack_set = load_dataset(dataset, attack_info.attack_split)
+    eval_set = attack_set
+    if settings.eval_max is not None and len(attack_set) > settings.eval_max:
+        eval_set = attack_set.subset(sorted(np.random.default_rng(settings.seed).permutation(len(attack_set))[: settings.eval_max].tolist()))
     if data.num_labels != attack_set.num_labels:
         raise UserError(f"the training data has {data.num_labels} classes but '{dataset}' has {attack_set.num_labels}; "
                         f"use labels {attack_set.label_names} (or 0..{attack_set.num_labels - 1})")
@@ -306,13 +310,13 @@ def build_victim(encoder: SentenceEncoder, dataset: str, settings: VictimSetting
     train_seconds = time.perf_counter() - start
     victim.encoder._fingerprint = None  # fine-tuning changed the copy's weights
     start = time.perf_counter()
-    clean_accuracy = victim.accuracy(attack_set)
+    clean_accuracy = victim.accuracy(eval_set)
     meta = {
         "key": key, "kind": settings.kind, "dataset": dataset, "settings": asdict(settings),
         "encoder_fingerprint": encoder.fingerprint(), "train_examples": len(data), "train_data_hash": data_hash,
         "train_split": data.split if not settings.train_file else settings.train_file,
         "clean_accuracy": clean_accuracy, "clean_accuracy_split": attack_info.attack_split,
-        "clean_accuracy_examples": len(attack_set), "training": training,
+        "clean_accuracy_examples": len(eval_set), "training": training,
         "train_seconds": round(train_seconds, 2), "eval_seconds": round(time.perf_counter() - start, 2),
         "label_names": attack_set.label_names, "cached": False,
     }
@@ -321,5 +325,5 @@ def build_victim(encoder: SentenceEncoder, dataset: str, settings: VictimSetting
         state = {k: v for k, v in state.items() if not k.startswith("encoder.")}
     save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(weights_path))
     meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    say(f"victim: {settings.kind} clean accuracy {100 * clean_accuracy:.1f}% on {len(attack_set)} '{dataset}' attack-split examples")
+    say(f"victim: {settings.kind} clean accuracy {100 * clean_accuracy:.1f}% on {len(eval_set)} '{dataset}' attack-split examples")
     return victim, meta
