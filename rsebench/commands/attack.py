@@ -44,6 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     embedding.add_argument("--step-size", type=float, default=None, help="step size (default: the spec's rule)")
     embedding.add_argument("--norm", choices=("linf", "l2"), default=None, help="perturbation norm (default: the spec's)")
     embedding.add_argument("--random-start", default=None, action=argparse.BooleanOptionalAction, help="PGD random start (default: the spec's)")
+    parser.add_argument("--mlm", default=None, metavar="PATH", help="masked language model for bertattack/bae (a folder with an MLM head)")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="model queries per batch (default: 64)")
     add_results_dir(parser)
 
@@ -54,12 +55,12 @@ def run(args: argparse.Namespace) -> int:
     from rsebench.errors import UserError
     from rsebench.progress import say
     from rsebench.records import read_record
-    from rsebench.robustness.recipes import check_resources, load_recipe
+    from rsebench.robustness.recipes import check_resources, load_recipe, with_masked_lm
     from rsebench.robustness.runner import parse_shard, run_attack, select_examples
     from rsebench.robustness.victim import VictimSettings
 
     # Cheap checks first: a typo must not cost a model load.
-    recipe = load_recipe(args.recipe)
+    recipe = with_masked_lm(load_recipe(args.recipe), args.mlm)
     check_resources(recipe)
     select_examples(args.dataset, args.n)
     shard = parse_shard(args.shard)
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                               eval_max=args.victim_eval_max)
     paths = run_attack(encoder, args.model, args.recipe, args.dataset, args.n, settings, seed=args.seed, results_dir=args.results_dir,
                        shard=shard, restart=args.restart, merge_only=args.merge, eps=args.eps, steps=args.steps,
-                       step_size=args.step_size, norm=args.norm, random_start=args.random_start, batch_size=args.batch_size)
+                       step_size=args.step_size, norm=args.norm, random_start=args.random_start, batch_size=args.batch_size, mlm=args.mlm)
     for path in paths:
         if path is None:
             continue

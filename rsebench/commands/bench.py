@@ -28,6 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                        help="spec override applied to every method that has the field (repeatable)")
     # Other modes add their option groups here, e.g. importlib.import_module(MODES["attack"]).configure_options(parser).
+    importlib.import_module(MODES["attack"]).configure_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:

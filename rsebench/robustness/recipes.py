@@ -80,6 +80,28 @@ def check_resources(spec: RecipeSpec) -> None:
         if not (RESOURCES_DIR / relative).exists():
             how = spec.resources.get("how_to_supply", "reinstall rsebench so its bundled resources are complete")
             raise UserError(f"recipe '{spec.name}' needs {RESOURCES_DIR / relative}, which is missing; {how}")
+    from importlib import metadata
+
+    for package in spec.resources.get("packages", []):
+        try:
+            metadata.version(package)
+        except metadata.PackageNotFoundError:
+            raise UserError(f"recipe '{spec.name}' needs the package '{package}'; install it with: pip install {package}") from None
+    if "mlm" in spec.raw and not spec.raw.get("mlm") and not spec.parameters.get("mlm"):
+        from rsebench.robustness.substitutes import masked_lm_reference
+
+        masked_lm_reference(spec.raw)  # raises the "needs a masked language model" error
+
+
+def with_masked_lm(spec: RecipeSpec, mlm: str | None) -> RecipeSpec:
+    """The spec with the user's masked language model filled in (BERT-Attack, BAE)."""
+    if not mlm:
+        return spec
+    if "mlm" not in spec.raw:
+        raise UserError(f"recipe '{spec.name}' uses no masked language model; drop --mlm")
+    from dataclasses import replace
+
+    return replace(spec, raw={**spec.raw, "mlm": mlm})
 
 
 # --------------------------------------------------------------------------------------------

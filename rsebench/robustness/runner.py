@@ -375,14 +375,14 @@ def run_attack(encoder, requested_model: str, recipe_name: str, dataset: str, n:
                victim_settings=None, seed: int = 0, results_dir: str | Path = "results", shard: tuple[int, int] = (1, 1),
                restart: bool = False, merge_only: bool = False, eps: list[float] | None = None, steps: int | None = None,
                step_size: float | None = None, norm: str | None = None, random_start: bool | None = None,
-               batch_size: int = 64) -> list[Path | None]:
+               batch_size: int = 64, mlm: str | None = None) -> list[Path | None]:
     """Attack `encoder`'s victim on `dataset` with a recipe; one record path per run (None while
     other shards are still missing). Embedding attacks run once per eps value."""
     from rsebench.commands.common import model_identity
-    from rsebench.robustness.recipes import check_resources, load_recipe
+    from rsebench.robustness.recipes import check_resources, load_recipe, with_masked_lm
     from rsebench.robustness.victim import VictimSettings, build_victim
 
-    recipe = load_recipe(recipe_name)
+    recipe = with_masked_lm(load_recipe(recipe_name), mlm)
     check_resources(recipe)
     examples = select_examples(dataset, n)
     variants = embedding_variants(recipe, eps, steps, step_size, norm, random_start) if recipe.kind == "embedding" else [{}]
