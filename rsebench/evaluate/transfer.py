@@ -9,7 +9,8 @@ senteval/tools/validation.py), with the folds of its "prototyping" setting for m
 - MR, CR, SUBJ, MPQA (no standard split): 10-fold stratified cross-validation (shuffled with the
   seed). Inside each outer training fold C is chosen by 5-fold stratified inner CV (SentEval's
   InnerKFoldClassifier with the prototyping kfold = 5), the classifier is refit on the whole outer
-  training fold and scored on the held-out fold. Accuracy = mean over the 10 folds (std reported).
+  training fold and scored on the held-out fold. Accuracy = mean over the 10 folds; accuracy_std =
+  their population std.
 - SST-2 (train/dev/test): fit on train for each C, choose C on dev, report test (SplitClassifier).
 - TREC (train/test): C chosen by 5-fold stratified CV on train, refit on all of train, report
   test (KFoldClassifier); 6 coarse classes, multinomial logistic regression.
@@ -208,7 +209,7 @@ def evaluate_transfer_task(encoder, task: str, seed: int = 0, batch_size: int = 
             with progress_bar(f"{task} classifier", total=total) as advance:
                 cv = cross_validated_accuracy(features["all"], labels["all"], seed, outer_folds, inner_folds, advance)
             accuracy = float(np.mean(cv["fold_accuracies"]))
-            std = float(np.std(cv["fold_accuracies"]))
+            std = float(np.std(cv["fold_accuracies"]))  # population std over the folds (ddof=0)
             fold_accuracies, chosen, dev_accuracy = cv["fold_accuracies"], cv["chosen_c"], cv["dev_accuracy"]
             split, n_train, n_test = "all", len(labels["all"]), len(labels["all"])
         else:
