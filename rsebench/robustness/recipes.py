@@ -88,9 +88,9 @@ def check_resources(spec: RecipeSpec) -> None:
         except metadata.PackageNotFoundError:
             raise UserError(f"recipe '{spec.name}' needs the package '{package}'; install it with: pip install {package}") from None
     if "mlm" in spec.raw and not spec.raw.get("mlm") and not spec.parameters.get("mlm"):
-        from rsebench.robustness.substitutes import masked_lm_reference
-
-        masked_lm_reference(spec.raw)  # raises the "needs a masked language model" error
+        how = spec.resources.get("how_to_supply", f"set mlm in {spec.path}")
+        raise UserError(f"recipe '{spec.name}' needs a masked language model (e.g. bert-base-uncased) and none ships offline; "
+                        f"pass --mlm PATH (a folder with a masked-LM head), or {how}")
 
 
 def with_masked_lm(spec: RecipeSpec, mlm: str | None) -> RecipeSpec:
