@@ -30,12 +30,12 @@ def test_minilm_deepwordbug_pwws_pgd_records(minilm, tmp_path, monkeypatch):
         assert record["victim"]["kind"] == "probe" and 0.5 < record["victim"]["clean_accuracy"] <= 1.0
 
 
-def test_textfooler_local_substitutes_are_recorded(tmp_path, monkeypatch):
+def test_textfooler_local_substitutes_are_recorded(tmp_path):
+    # The user's cache: the counter-fitted vectors take minutes to build once and are reused.
     from conftest import make_tiny_encoder
     from rsebench.robustness.runner import run_attack
     from rsebench.robustness.victim import VictimSettings
 
-    monkeypatch.setenv("RSEBENCH_CACHE", str(tmp_path / "cache"))
     (path,) = run_attack(make_tiny_encoder(pooler="mean"), "tiny", "textfooler", "mr", 2,
                          VictimSettings(max_train=64, eval_max=16, probe_c=1000.0), results_dir=tmp_path / "results")
     record = read_record(path)
