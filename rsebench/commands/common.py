@@ -52,8 +52,10 @@ def model_identity(encoder, requested: str) -> dict:
         identity["method"] = meta.get("method")
         identity["train_seed"] = meta.get("seed")
         identity["spec_hash"] = meta.get("spec_hash")
+        identity["backbone"] = meta.get("base_model_name")
     else:
         identity["method"] = "pretrained"
+        identity["backbone"] = encoder.name
     return identity
 
 
