@@ -136,8 +136,10 @@ def embedding_variants(recipe: RecipeSpec, eps: list[float] | None = None, steps
 # Run files
 
 
-def _read_run(path: Path) -> tuple[dict | None, list[dict]]:
-    """Header and complete example lines; a torn last line (killed mid-write) is cut off the file."""
+def _read_run(path: Path, repair: bool = False) -> tuple[dict | None, list[dict]]:
+    """Header and complete example lines. With `repair` (only for the run this process is about to
+    continue) a torn last line from a kill mid-write is cut off the file; another shard's file may be
+    mid-write in a concurrent process and is only read."""
     if not path.is_file():
         return None, []
     raw = path.read_bytes()
@@ -157,7 +159,7 @@ def _read_run(path: Path) -> tuple[dict | None, list[dict]]:
             elif item.get("type") == "example":
                 lines.append(item)
         good = end + 1
-    if good < len(raw):
+    if repair and good < len(raw):
         with path.open("r+b") as handle:
             handle.truncate(good)
     return header, lines
@@ -209,7 +211,7 @@ def execute_run(plan: RunPlan, victim, results_dir: str | Path, shard: tuple[int
     path = plan.run_path(results_dir, shard)
     spec = plan.spec(shard[1])
     digest = spec_hash(spec)
-    header, done = _read_run(path)
+    header, done = _read_run(path, repair=True)
     if header is not None and header.get("spec_hash") != digest and not restart:
         changed = sorted(k for k in spec if header.get("spec", {}).get(k) != spec[k])
         raise UserError(f"{path} was started with a different spec (changed: {', '.join(changed) or 'unknown'}); "
