@@ -174,6 +174,26 @@ def test_everything_off_is_exactly_simcse():
     assert len(grads_a) == len(grads_b) and all(torch.equal(a, b) for a, b in zip(grads_a, grads_b))
 
 
+def is_word_repetition(original: list[int], repeated: list[int]) -> bool:
+    """True when `repeated` is `original` with some tokens written twice in place."""
+    from functools import lru_cache
+
+    @lru_cache(maxsize=None)
+    def matches(i: int, j: int) -> bool:
+        if i == len(original):
+            return j == len(repeated)
+        if j >= len(repeated) or repeated[j] != original[i]:
+            return False
+        return matches(i + 1, j + 1) or (j + 1 < len(repeated) and repeated[j + 1] == original[i] and matches(i + 1, j + 2))
+
+    return matches(0, 0)
+
+
+def test_word_repetition_checker():
+    assert is_word_repetition([1, 5, 6, 2], [1, 5, 5, 6, 2]) and is_word_repetition([1, 5, 6, 2], [1, 5, 6, 2])
+    assert not is_word_repetition([1, 5, 6, 2], [1, 6, 5, 2]) and not is_word_repetition([1, 5, 6, 2], [1, 5, 6, 6, 6, 2])
+
+
 def test_esimcse_repeats_words_and_fills_its_queue():
     from rsebench.train.esimcse import repeat_words
 
@@ -184,7 +204,7 @@ def test_esimcse_repeats_words_and_fills_its_queue():
     repeated = repeat_words(batch["input_ids"], batch["attention_mask"], objective.tokens, 0.32)
     for original, mask, new, new_mask in zip(batch["input_ids"], batch["attention_mask"], repeated["input_ids"], repeated["attention_mask"]):
         old, got = original[mask.bool()].tolist(), new[new_mask.bool()].tolist()
-        assert [t for i, t in enumerate(got) if i == 0 or got[i - 1] != t or t in old[:1]] == old or len(got) >= len(old)
+        assert is_word_repetition(old, got)
         assert got[0] == old[0] and got[-1] == old[-1]  # [CLS] and [SEP] are never repeated
         assert sorted(set(got)) == sorted(set(old))
     objective(batch)
