@@ -10,7 +10,8 @@ starts from the same weights and sees the same batch; steps are interleaved meth
 each is a full update (forward, backward, clipping, AdamW, after-step hooks). Prints and writes
 JSON: median / mean / p90 seconds per step, ratio to SimCSE, encoder passes per step, peak memory.
 On CPU (`--device cpu --config tiny --steps 3`) it runs in seconds, to check the script.
-Budget: about 1-2 minutes on an H100 for 300 steps of each method.
+Budget: the timed part is capped by --budget-seconds (default 240 s; a 3-step probe sizes it), so the whole
+script stays well under 6 minutes on any card.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def main() -> int:
     parser.add_argument("--precision", choices=("bf16", "fp16", "no"), default="bf16")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--methods", default="simcse,esimcse,robustsentembed")
+    parser.add_argument("--budget-seconds", type=float, default=240.0, help="cap on the timed part (steps are reduced to fit)")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -87,7 +89,14 @@ def main() -> int:
     encoder = random_encoder(args.config, tokenizer=BERT_SPECIAL, max_length=args.max_length)
     batch = random_batch(args.batch_size, args.max_length, args.device)
     methods = [m for m in args.methods.split(",") if m]
-    rows = time_train_steps(encoder, batch, methods, repeats=args.steps, warmup=min(args.warmup, args.steps),
+    # A short probe sizes the run so it stays inside --budget-seconds whatever the card.
+    probe = time_train_steps(encoder, batch, methods, repeats=2, warmup=1, device=args.device, mixed_precision=args.precision)
+    round_seconds = sum(row["seconds_per_step"] for row in probe)
+    steps = max(1, min(args.steps, int(args.budget_seconds / max(round_seconds, 1e-6))))
+    if steps < args.steps:
+        print(f"probe: {round_seconds:.3f}s per round of {len(methods)} steps; running {steps} steps per method "
+              f"instead of {args.steps} to stay within {args.budget_seconds}s")
+    rows = time_train_steps(encoder, batch, methods, repeats=steps, warmup=min(args.warmup, steps),
                             device=args.device, mixed_precision=args.precision)
     for row in rows:
         times = sorted(row.pop("times"))
@@ -96,7 +105,7 @@ def main() -> int:
     result = {
         "device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else platform.processor() or "cpu",
         "torch": torch.__version__, "config": args.config, "batch_size": args.batch_size, "max_length": args.max_length,
-        "precision": args.precision if args.device.startswith("cuda") else "fp32", "steps": args.steps,
+        "precision": args.precision if args.device.startswith("cuda") else "fp32", "steps": steps,
         "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if args.device.startswith("cuda") else None,
         "rows": rows, "wall_seconds": time.perf_counter() - started,
     }
@@ -111,7 +120,7 @@ def main() -> int:
         print(f"{row['method']:<16} {row['seconds_per_step']:9.4f} {row['mean_seconds']:8.4f} {row['p90_seconds']:8.4f} "
               f"{row['ratio_to_simcse']:9.2f} {row['encoder_passes']:7.1f}")
     print(f"device {result['device']}, {args.config}, batch {args.batch_size} x {args.max_length}, {result['precision']}, "
-          f"{args.steps} steps each, wall {result['wall_seconds']:.0f}s")
+          f"{steps} steps each, wall {result['wall_seconds']:.0f}s")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     return 0
