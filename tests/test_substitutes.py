@@ -163,3 +163,11 @@ def test_bae_runs_with_a_supplied_mlm(substitutes, tmp_path, no_network):
     attack, used = substitutes.build_bae(KeywordVictim().wrapper, spec)
     assert used["masked_lm"]["class"] == "BertForMaskedLM" and used["masked_lm"]["path"]
     assert isinstance(attack.attack("a good movie", 1), AttackResult)
+
+
+def test_bad_spec_settings_are_user_errors(substitutes):
+    wrapper = KeywordVictim().wrapper
+    with pytest.raises(UserError, match="unknown sentence_similarity setting"):
+        substitutes.build_textfooler(wrapper, {"name": "textfooler", "word_vectors": SMALL, "sentence_similarity": {"treshold": 0.9}})
+    with pytest.raises(UserError, match="unknown parameter"):
+        substitutes.build_textfooler(wrapper, {"name": "textfooler", "word_vectors": SMALL, "parameters": {"max_candidate": 5}})

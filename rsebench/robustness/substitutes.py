@@ -154,7 +154,14 @@ class LocalSentenceEncoder(SentenceEncoder):
 
 
 def _similarity_constraint(spec: dict, defaults: dict) -> tuple[LocalSentenceEncoder, dict]:
-    table = {**defaults, **(spec.get("sentence_similarity") or {})}
+    given = dict(spec.get("sentence_similarity") or {})
+    known = {"encoder", "threshold", "metric", "compare_against_original", "window_size", "skip_text_shorter_than_window"}
+    if sorted(set(given) - known):
+        raise UserError(f"recipe '{spec.get('name')}': unknown sentence_similarity setting(s) {sorted(set(given) - known)}; "
+                        f"valid: {sorted(known)}")
+    if given.get("metric", "cosine") not in ("cosine", "angular"):
+        raise UserError(f"recipe '{spec.get('name')}': sentence_similarity metric must be 'cosine' or 'angular'")
+    table = {**defaults, **given}
     encoder_name = table.pop("encoder", "default")
     constraint = LocalSentenceEncoder(encoder_name=encoder_name, **table)
     encoder = constraint.encoder
