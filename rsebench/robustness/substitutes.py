@@ -138,6 +138,10 @@ class LocalSentenceEncoder(SentenceEncoder):
             self._cache.popitem(last=False)
         return vectors
 
+    def clear_cache(self):
+        """Called by `Attack.clear_cache()`: an example's similarities then depend on nothing before it."""
+        self._cache.clear()
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state["model"] = state["encoder"] = None
