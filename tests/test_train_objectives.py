@@ -135,7 +135,7 @@ def test_inner_loop_gradients_do_not_leak_into_the_update():
     logits = objective.discriminator(edited, z, batch["attention_mask"])
     l_rtd, _ = rtd_loss(logits, last["rtd_labels"], objective.tokens.ordinary(batch["input_ids"], batch["attention_mask"]))
     intended = l_cl + s["regularizer_weight"] * l_reg + s["rtd_weight"] * l_rtd
-    assert torch.allclose(intended + terms["mlm"], loss, atol=1e-5)
+    assert torch.allclose(intended, terms["loss"], atol=1e-5) and torch.allclose(intended + terms["mlm"], loss, atol=1e-5)
     expected = torch.autograd.grad(intended, params, allow_unused=True)
     for got, want, p in zip(actual, expected, params):
         want = torch.zeros_like(p) if want is None else want

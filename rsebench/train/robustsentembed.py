@@ -102,8 +102,10 @@ class RobustSentEmbed(Objective):
             edited_words = F.embedding(edited, table.weight.detach()) + delta_tok
             logits = self.discriminator(edited_words, z1, batch["attention_mask"])
             l_rtd, accuracy = rtd_loss(logits, labels, self.tokens.ordinary(batch["input_ids"], batch["attention_mask"]))
-            loss = loss + float(s["rtd_weight"]) * l_rtd + mlm  # mlm only reaches the joint generator's own weights
+            loss = loss + float(s["rtd_weight"]) * l_rtd
             terms.update(rtd=l_rtd.detach(), rtd_acc=accuracy, mlm=mlm.detach())
             self.last.update(edited=edited, rtd_labels=labels)
-        terms["loss"] = loss.detach()
+        terms["loss"] = loss.detach()  # L = L_cl + w_reg * l_reg + lambda * L_rtd
+        if self.use_rtd:
+            loss = loss + mlm  # the joint generator's MLM loss reaches only the generator's own weights
         return loss, terms
