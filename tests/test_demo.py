@@ -14,7 +14,7 @@ def test_quick_demo_leaves_records_tables_and_plots(tmp_path):
     assert not problems
     kinds = {r["kind"] for r in records}
     assert kinds == {"train", "sts", "attack"}
-    recipes = {r["task"].get("attack", "").split("-")[0] for r in records if r["kind"] == "attack"}
+    recipes = {r["task"]["recipe"] for r in records if r["kind"] == "attack"}
     assert {"deepwordbug", "pwws", "textfooler", "pgd"} <= recipes
     for name in ("sts.tex", "sts.md", "sts.csv", "robustness_mr_probe.tex"):
         assert (results / "tables" / name).is_file(), name
