@@ -142,14 +142,14 @@ def record_filename(record: dict) -> str:
     return f"{model}/{_slug('-'.join(parts))}.json"
 
 
-def write_json_atomic(path: Path, payload: Any) -> Path:
-    """Write JSON via a temporary file in the same folder and an atomic rename."""
-    text = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def write_text_atomic(path: Path, text: str, fix: str = "choose another folder with --results-dir") -> Path:
+    """Write text via a temporary file in the same folder and an atomic rename: a reader (or a killed
+    run) sees the old file or the new one, never half of one. Failures become one-line UserErrors."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -158,10 +158,15 @@ def write_json_atomic(path: Path, payload: Any) -> Path:
             Path(tmp).unlink(missing_ok=True)
             raise
     except PermissionError:
-        raise UserError(f"cannot write to {path.parent}: permission denied; choose another folder with --results-dir") from None
+        raise UserError(f"cannot write {path}: permission denied; {fix}") from None
     except OSError as err:
-        raise UserError(f"cannot write {path}: {err.strerror or err}; choose another folder with --results-dir") from None
+        raise UserError(f"cannot write {path}: {err.strerror or err}; {fix}") from None
     return path
+
+
+def write_json_atomic(path: Path, payload: Any) -> Path:
+    """Write JSON atomically (see `write_text_atomic`)."""
+    return write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def write_record(record: dict, results_dir: str | Path) -> Path:

@@ -39,3 +39,14 @@ def minilm():
     from rsebench.encoder import load_encoder
 
     return load_encoder("default", device="cpu")
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models: one torch thread is faster and immune to other jobs oversubscribing the cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

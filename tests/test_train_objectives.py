@@ -15,13 +15,7 @@ from rsebench.train.perturbation import scaling_index, sentence_step, token_step
 from rsebench.train.rtd import rtd_loss
 from rsebench.train.spec import load_spec
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is faster and immune to other jobs oversubscribing the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SENTENCES = ["a man is playing a guitar .", "the cat sat on the mat", "stocks fell sharply on monday",

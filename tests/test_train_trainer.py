@@ -14,13 +14,7 @@ from rsebench.errors import UserError
 from rsebench.train.spec import load_spec
 from rsebench.train.trainer import train
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is faster and immune to other jobs oversubscribing the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 CORPUS = [f"sentence number {i} talks about {w} and other things" for i, w in enumerate(

@@ -9,9 +9,7 @@ records give byte-identical files: no timestamps, stable sorting.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from rsebench.errors import UserError
@@ -19,6 +17,7 @@ from rsebench.report import render_csv, render_latex, render_markdown
 from rsebench.report.collect import collect
 from rsebench.report.reported import default_path, load_reported
 from rsebench.report.tables import Table, build_tables
+from rsebench.records import write_text_atomic
 
 FORMATS = {"latex": (".tex", render_latex), "markdown": (".md", render_markdown), "csv": (".csv", render_csv)}
 
@@ -30,20 +29,7 @@ def render_texts(tables: list[Table], fmt: str) -> dict[str, str]:
 
 
 def _write_text(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except PermissionError:
-        raise UserError(f"cannot write {path}: permission denied; choose another location with --out") from None
-    except OSError as err:
-        raise UserError(f"cannot write {path}: {err.strerror or err}; choose another location with --out") from None
+    write_text_atomic(path, text, fix="choose another location with --out")
 
 
 def _check_folder(folder: Path) -> None:
