@@ -167,66 +167,57 @@ def _split_note(kind: str, groups: dict[str, dict]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# STS
+# Task-grid tables (STS, transfer): one row per method, one column per task, plus the average
 
 
-def sts_tables(records: list[dict]) -> list[Table]:
+def _task_grid_tables(records: list[dict], kind: str, label: str, title: str, task_columns: list[tuple[str, str]],
+                      metric: str, setting_of, standard: dict) -> list[Table]:
+    """Group records by setting (a non-standard setting gets its own table) and lay out task columns."""
     groups: dict[str, list[dict]] = {}
     settings: dict[str, dict] = {}
     for record in records:
-        setting = {"variant": record["task"].get("variant") or record["settings"].get("variant") or "original"}
-        if record["task"].get("split", "test") != "test":
-            setting["split"] = record["task"]["split"]
-        name = "sts" if setting == {"variant": "original"} else "sts_" + _slug("_".join(str(v) for v in setting.values()))
+        setting = setting_of(record)
+        name = kind if setting == standard else f"{kind}_" + _slug("_".join(str(v) for v in setting.values()))
         groups.setdefault(name, []).append(record)
         settings[name] = setting
-    columns = [Column(key, label, 1, metric="spearman_cosine") for key, label in STS_COLUMNS]
-    average = Column("avg", "Avg.", 1, metric="spearman_cosine")
-    split_notes = _split_note("STS", settings)
+    known_tasks = dict(task_columns)
+    columns = [Column(key, column_label, 1, metric=metric) for key, column_label in task_columns]
+    average = Column("avg", "Avg.", 1, metric=metric)
+    split_notes = _split_note(label, settings)
     tables = []
     for name in sorted(groups):
-        known = [r for r in groups[name] if r["task"]["name"] in dict(STS_COLUMNS)]
-        members, notes = _members(known, lambda r: (r["task"]["name"], r["metrics"]["spearman_cosine"]))
-        extra = sorted({r["task"]["name"] for r in groups[name]} - dict(STS_COLUMNS).keys())
+        known = [r for r in groups[name] if r["task"]["name"] in known_tasks]
+        members, notes = _members(known, lambda r: (r["task"]["name"], r["metrics"][metric]))
+        extra = sorted({r["task"]["name"] for r in groups[name]} - known_tasks.keys())
         if extra:
-            notes.append(f"STS tasks outside the standard seven are not shown: {', '.join(extra)}")
+            notes.append(f"{label} tasks outside the standard seven are not shown: {', '.join(extra)}")
         rows = _rows(members, columns, average)
-        tables.append(Table(name, "sts", "STS: Spearman correlation of cosine similarities (×100)", settings[name],
-                            columns + [average], [Block(None, rows)], split_notes + notes, len(known)))
+        tables.append(Table(name, kind, title, settings[name], columns + [average], [Block(None, rows)], split_notes + notes, len(known)))
     return tables
 
 
-# ---------------------------------------------------------------------------------------------
-# Transfer
+def _sts_setting(record: dict) -> dict:
+    setting = {"variant": record["task"].get("variant") or record["settings"].get("variant") or "original"}
+    if record["task"].get("split", "test") != "test":
+        setting["split"] = record["task"]["split"]
+    return setting
+
+
+def sts_tables(records: list[dict]) -> list[Table]:
+    return _task_grid_tables(records, "sts", "STS", "STS: Spearman correlation of cosine similarities (×100)", STS_COLUMNS,
+                             "spearman_cosine", _sts_setting, {"variant": "original"})
 
 
 def _transfer_setting(record: dict) -> dict:
     s = record["settings"]
     standard_folds = s.get("outer_folds") in (None, 10) and s.get("inner_folds") in (None, 5)
-    setting = {"protocol": "SentEval" if standard_folds else "reduced folds",
-               "data": "full" if s.get("max_examples") is None else f"at most {s['max_examples']} per split"}
-    return setting
+    return {"protocol": "SentEval" if standard_folds else "reduced folds",
+            "data": "full" if s.get("max_examples") is None else f"at most {s['max_examples']} per split"}
 
 
 def transfer_tables(records: list[dict]) -> list[Table]:
-    groups: dict[str, list[dict]] = {}
-    settings: dict[str, dict] = {}
-    for record in records:
-        setting = _transfer_setting(record)
-        name = "transfer" if setting == {"protocol": "SentEval", "data": "full"} else "transfer_" + _slug("_".join(setting.values()))
-        groups.setdefault(name, []).append(record)
-        settings[name] = setting
-    columns = [Column(key, label, 1, metric="accuracy") for key, label in TRANSFER_COLUMNS]
-    average = Column("avg", "Avg.", 1, metric="accuracy")
-    split_notes = _split_note("Transfer", settings)
-    tables = []
-    for name in sorted(groups):
-        known = [r for r in groups[name] if r["task"]["name"] in dict(TRANSFER_COLUMNS)]
-        members, notes = _members(known, lambda r: (r["task"]["name"], r["metrics"]["accuracy"]))
-        rows = _rows(members, columns, average)
-        tables.append(Table(name, "transfer", "Transfer tasks: logistic-regression accuracy on frozen embeddings (×100)",
-                            settings[name], columns + [average], [Block(None, rows)], split_notes + notes, len(known)))
-    return tables
+    return _task_grid_tables(records, "transfer", "Transfer", "Transfer tasks: logistic-regression accuracy on frozen embeddings (×100)",
+                             TRANSFER_COLUMNS, "accuracy", _transfer_setting, {"protocol": "SentEval", "data": "full"})
 
 
 # ---------------------------------------------------------------------------------------------
