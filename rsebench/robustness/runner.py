@@ -294,7 +294,10 @@ def _attacker(plan: RunPlan, victim):
 
     def attack_text(position: int) -> dict:
         seed_example(plan.seed, plan.examples.ids[position])
-        wrapper.clear_cache()  # each example's outputs depend on nothing that ran before it
+        # Each example's outputs depend on nothing that ran before it (so resumed and sharded runs
+        # reproduce an uninterrupted one): our logits cache and TextAttack's own caches start empty.
+        wrapper.clear_cache()
+        attack.clear_cache()
         return _textattack_line(attack.attack(_example_input(plan.examples, position), int(plan.examples.labels[position])))
 
     return attack_text, substitutes
