@@ -44,7 +44,8 @@ class DemoPlan:
 
 def run_demo(results_dir: str | Path = "results", checkpoints_dir: str | Path = "ckpt/demo", plan: DemoPlan = DemoPlan()) -> dict:
     """Run the pipeline; returns where everything went and the wall time of each stage."""
-    from rsebench.commands.common import model_identity, seed_everything
+    from rsebench.commands.common import model_identity
+    from rsebench.seeding import seed_everything
     from rsebench.data import load_corpus, load_dataset
     from rsebench.encoder import load_encoder
     from rsebench.evaluate.sts import score_pairs, sts_record

@@ -4,8 +4,6 @@ merge into the same record, torn lines are cut, metrics follow TextAttack, bad i
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 

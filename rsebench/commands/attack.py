@@ -50,7 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rsebench.commands.common import seed_everything
+    from rsebench.seeding import seed_everything
     from rsebench.encoder import load_encoder
     from rsebench.errors import UserError
     from rsebench.progress import say

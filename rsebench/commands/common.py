@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import random
 
 from rsebench.errors import UserError
 
@@ -29,16 +28,6 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value} must be a positive integer")
     return value
-
-
-def seed_everything(seed: int) -> None:
-    """Python, NumPy and torch (CPU and CUDA) seeds: the same seed on CPU gives the same numbers."""
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def model_identity(encoder, requested: str) -> dict:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from rsebench.commands.common import add_model, add_results_dir, model_identity, positive_int, seed_everything, split_tasks
+from rsebench.commands.common import add_model, add_results_dir, model_identity, positive_int, split_tasks
+from rsebench.seeding import seed_everything
 from rsebench.data import STS_TASKS
 
 TRANSFER_TASKS = ("mr", "cr", "subj", "mpqa", "sst2", "trec", "mrpc")

@@ -20,7 +20,6 @@ the L-inf and L2 norms of the successful perturbations instead.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 
 from rsebench.errors import UserError
+from rsebench.seeding import example_digest
 
 NORMS = ("linf", "l2")
 
@@ -63,8 +63,7 @@ def resolve_step_size(rule: str | float, eps: float, steps: int) -> float:
 
 def example_generator(seed: int, example_id: str) -> torch.Generator:
     """Per-example random stream: the same example gets the same random start in any run or shard."""
-    digest = hashlib.sha256(f"{seed}|{example_id}".encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & (2**63 - 1))
+    return torch.Generator().manual_seed(int.from_bytes(example_digest(seed, example_id)[:8], "little") & (2**63 - 1))
 
 
 def _project(delta: torch.Tensor, norm: str, eps: float) -> torch.Tensor:

@@ -11,16 +11,13 @@ so a resumed or sharded run reproduces the uninterrupted one.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import random
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from rsebench.data import DATASETS, LabeledTexts, dataset_info, load_dataset
 from rsebench.errors import UserError
@@ -28,6 +25,7 @@ from rsebench.records import _slug, make_record, now, spec_hash, write_record
 from rsebench.robustness.embedding_attack import EmbeddingAttackConfig, attack_example, example_generator, resolve_step_size
 from rsebench.robustness.metrics import attack_metrics
 from rsebench.robustness.recipes import RecipeSpec, build_attack
+from rsebench.seeding import example_digest, seed_everything
 
 EXAMPLE_ORDER_SEED = 0  # one fixed example order per dataset, whatever the run seed: numbers stay comparable
 RUN_FORMAT = "rsebench.attack-run/1"
@@ -167,10 +165,7 @@ def _read_run(path: Path, repair: bool = False) -> tuple[dict | None, list[dict]
 
 def seed_example(seed: int, example_id: str) -> None:
     """Seed Python, NumPy and torch from (run seed, example id): order-independent randomness."""
-    value = int.from_bytes(hashlib.sha256(f"{seed}|{example_id}".encode()).digest()[:4], "little")
-    random.seed(value)
-    np.random.seed(value)
-    torch.manual_seed(value)
+    seed_everything(int.from_bytes(example_digest(seed, example_id)[:4], "little"))
 
 
 def _textattack_line(result) -> dict:

@@ -12,7 +12,6 @@ Output folder layout (`out_dir`):
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from dataclasses import dataclass, replace
