@@ -58,25 +58,34 @@ def as_list(interval: tuple[float, float] | None) -> list[float] | None:
 # Bootstrap over paired samples
 
 
+def bootstrap_intervals(statistic: Callable, samples: Sequence[Sequence[float]], n_resamples: int = BOOTSTRAP_RESAMPLES,
+                        confidence: float = CONFIDENCE, seed: int = BOOTSTRAP_SEED, method: str = BOOTSTRAP_METHOD,
+                        batch: int | None = 250) -> list[tuple[float, float] | None]:
+    """Bootstrap intervals of a statistic with k outputs (`statistic(*samples, axis=-1)` returns shape
+    (k, ...)), all from the same resamples. The samples' rows are resampled together (paired:
+    element i of every sample is one unit, e.g. one sentence pair). `statistic` must be vectorised
+    over `axis`. An entry is None when fewer than 3 units or the statistic is undefined (NaN) on every
+    resample; with the percentile method, resamples where it is undefined (e.g. a constant resample
+    for a correlation) are left out of the percentiles."""
+    arrays = tuple(np.asarray(sample, dtype=np.float64) for sample in samples)
+    if len(arrays[0]) < 3:
+        return [None] * len(np.atleast_1d(statistic(*arrays, axis=-1)))
+    with warnings.catch_warnings():  # NaN resamples are handled below
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        result = stats.bootstrap(arrays, statistic, paired=True, vectorized=True, n_resamples=n_resamples, batch=batch,
+                                 confidence_level=confidence, method=method, rng=np.random.default_rng(seed))
+    if method == "percentile":  # scipy's percentile interval is the linear quantile of the distribution; skip NaNs
+        distribution = np.atleast_2d(result.bootstrap_distribution)
+        return [_nan_percentile_interval(row, confidence) for row in distribution]
+    lows, highs = np.atleast_1d(result.confidence_interval.low), np.atleast_1d(result.confidence_interval.high)
+    return [(float(lo), float(hi)) if np.isfinite([lo, hi]).all() else None for lo, hi in zip(lows, highs)]
+
+
 def bootstrap_interval(statistic: Callable, samples: Sequence[Sequence[float]], n_resamples: int = BOOTSTRAP_RESAMPLES,
                        confidence: float = CONFIDENCE, seed: int = BOOTSTRAP_SEED, method: str = BOOTSTRAP_METHOD,
                        batch: int | None = 250) -> tuple[float, float] | None:
-    """Bootstrap interval of `statistic(*samples, axis=-1)` resampling the samples' rows together
-    (paired: element i of every sample is one unit, e.g. one sentence pair). `statistic` must be
-    vectorised over `axis`. None when fewer than 3 units or the resampled statistic is undefined
-    (NaN) everywhere. Resamples whose statistic is undefined (e.g. a constant resample for a
-    correlation) are left out of the percentiles."""
-    arrays = tuple(np.asarray(sample, dtype=np.float64) for sample in samples)
-    if len(arrays[0]) < 3:
-        return None
-    with warnings.catch_warnings():  # NaN resamples are handled below
-        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        distribution = stats.bootstrap(arrays, statistic, paired=True, vectorized=True, n_resamples=n_resamples, batch=batch,
-                                       confidence_level=confidence, method=method, rng=np.random.default_rng(seed))
-    if method != "percentile" or not np.isnan(distribution.bootstrap_distribution).any():
-        low, high = distribution.confidence_interval
-        return (float(low), float(high)) if np.isfinite([low, high]).all() else None
-    return _nan_percentile_interval(distribution.bootstrap_distribution, confidence)
+    """Bootstrap interval of a scalar statistic of paired samples (see `bootstrap_intervals`)."""
+    return bootstrap_intervals(statistic, samples, n_resamples, confidence, seed, method, batch)[0]
 
 
 def _nan_percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float] | None:

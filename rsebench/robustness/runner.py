@@ -23,7 +23,7 @@ from rsebench.data import DATASETS, LabeledTexts, dataset_info, load_dataset
 from rsebench.errors import UserError
 from rsebench.records import _slug, make_record, now, spec_hash, write_record
 from rsebench.robustness.embedding_attack import EmbeddingAttackConfig, attack_example, example_generator, resolve_step_size
-from rsebench.robustness.metrics import attack_metrics
+from rsebench.robustness.metrics import attack_metrics, victim_accuracy_interval
 from rsebench.robustness.recipes import RecipeSpec, build_attack
 from rsebench.seeding import example_digest, seed_everything
 
@@ -343,6 +343,7 @@ def build_record(headers: list[dict], lines: list[dict], results_dir: str | Path
     recipe = spec["recipe"]
     metrics = attack_metrics(lines)
     metrics["victim_clean_accuracy"] = victim["clean_accuracy"]
+    metrics["victim_clean_accuracy_ci95"] = victim_accuracy_interval(victim["clean_accuracy"], victim.get("clean_accuracy_examples"))
     substitutes = {}
     for header in headers:
         substitutes.update(header.get("resources") or {})
@@ -364,6 +365,7 @@ def build_record(headers: list[dict], lines: list[dict], results_dir: str | Path
         resources={"substitutes": substitutes, "bundled": recipe.get("resources", {}).get("bundled_files", [])},
         faithfulness=recipe.get("faithfulness", {}), description=recipe.get("description", ""),
         run_files=[str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in run_files],
+        outcomes=[line["result_type"] for line in lines],  # aligned with example_ids: pairs models in paired tests
     )
 
 
