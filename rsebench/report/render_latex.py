@@ -5,7 +5,9 @@ from __future__ import annotations
 from rsebench.report.tables import Block, Column, Row, Table, interval_legend
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-            "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "–": "--", "×": r"$\times$", "±": r"$\pm$"}
+            "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "–": "--", "×": r"$\times$", "±": r"$\pm$",
+            "ε": r"$\epsilon$", "∞": r"$\infty$", "Δ": r"$\Delta$", "†": r"$^\dagger$", "↑": r"$\uparrow$", "↓": r"$\downarrow$",
+            "−": "--"}
 NORMS = {"linf": r"$L_\infty$", "l2": r"$L_2$"}
 
 

@@ -39,7 +39,7 @@ def block_title(block: Block) -> str:
 def render(table: Table) -> str:
     attack = table.kind == "attack"
     lead = ["Attack", "Method", "n"] if attack else ["Method", "n"]
-    headers = lead + [f"{c.label} {c.arrow}".strip() if attack else c.label for c in table.columns]
+    headers = lead + [f"{c.label} {c.arrow}".strip() if table.kind in ("attack", "leaderboard") else c.label for c in table.columns]
     align = [":--"] * (len(lead) - 1) + ["--:"] * (1 + len(table.columns))
     setting = ", ".join(f"{k}={v}" for k, v in table.setting.items())
     lines = [f"### {escape(table.title)}", "",

@@ -148,7 +148,8 @@ class Table:
 def interval_legend(table: Table) -> str:
     """What a cell shows, for the table's header line."""
     source = {"sts": "bootstrap over sentence pairs", "transfer": "Wilson over scored examples",
-              "attack": "Wilson; attack success over non-skipped examples"}.get(table.kind, "")
+              "attack": "Wilson; attack success over non-skipped examples",
+              "leaderboard": "Wilson (STS avg.: none)"}.get(table.kind, "")
     one = f"[95% interval, {source}]" if source else "[95% interval]"
     return f"one seed: value {one}; several seeds: mean ± sample std [95% t-interval over seeds]"
 
