@@ -26,7 +26,7 @@ import io
 from dataclasses import dataclass, field
 
 from rsebench.errors import UserError
-from rsebench.report.tables import Block, Row, Table
+from rsebench.report.tables import Block, Row, Table, attack_text
 from rsebench.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, holm, mcnemar_exact, paired_bootstrap_difference
 
 ALPHA = 0.05
@@ -144,7 +144,7 @@ def _compare_block(table: Table, block: Block, reference: Row, rows: list[Row]) 
             ours, theirs = paired
             test = mcnemar_exact([o == "failed" for o in ours], [o == "failed" for o in theirs])
             difference = paired_bootstrap_difference(ours, theirs)
-            out.append(Comparison(table.name, block.attack.get("attack", ""), block.title or "", row.label, reference.label,
+            out.append(Comparison(table.name, block.attack.get("attack", ""), attack_text(block.attack), row.label, reference.label,
                                   _seed_text(model_record), len(ours), difference.asr_a, difference.asr_b, difference.difference,
                                   difference.interval, test.b, test.c, test.pvalue))
             owners.append(row)

@@ -21,14 +21,8 @@ import statistics
 
 from rsebench.report.collect import interval_of
 from rsebench.report.tables import EMBEDDING_RECIPES, Block, Cell, Column, Row, Table
+from rsebench.report.tables import attack_text as _attack_label
 from rsebench.stats import wilson_interval
-
-
-def _attack_label(info: dict) -> str:
-    if info.get("eps") is None:
-        return info["label"]
-    norm = {"linf": "L∞", "l2": "L2"}.get(info.get("norm"), info.get("norm") or "")
-    return f"{info['label']} {norm} ε={info['eps']:g}"
 
 
 def _worst_case(records: list[dict]) -> tuple[float, tuple[float, float] | None, bool] | None:

@@ -303,6 +303,14 @@ def attack_info(record: dict) -> dict:
     return {"attack": task["attack"], "recipe": recipe, "norm": norm, "eps": eps, "label": RECIPE_NAMES.get(recipe, recipe)}
 
 
+def attack_text(info: dict) -> str:
+    """Display name of an attack: 'DeepWordBug', 'PGD (L∞, ε=0.01)'."""
+    if info.get("eps") is None:
+        return info["label"]
+    norm = {"linf": "L∞", "l2": "L2"}.get(info.get("norm"), info.get("norm") or "")
+    return f"{info['label']} ({norm}, ε={info['eps']:g})"
+
+
 def _attack_order(info: dict) -> tuple:
     embedding = info["recipe"] in EMBEDDING_RECIPES
     return (embedding, info["label"].lower(), info["norm"] or "", info["eps"] if info["eps"] is not None else -1.0, info["attack"])
