@@ -127,14 +127,14 @@ def _pairs(model_records: dict[tuple, dict], reference_records: dict[tuple, dict
     return [(model_records[s], by_seeds[s[:2]]) for s in sorted(model_records) if s[:2] in by_seeds]
 
 
-def _compare_block(table: Table, block: Block, reference: Row, rows: list[Row]) -> tuple[list[Comparison], list[Row], int]:
+def _compare_block(table: Table, block: Block, reference: Row) -> tuple[list[Comparison], list[Row], int]:
     """Comparisons of one attack block, the row of each, and the number of record pairs lacking outcomes."""
     out, owners, missing = [], [], 0
     reference_records = block.records.get(reference.method, {})
     if not reference_records:
         return out, owners, missing
-    for row in rows:
-        if row.method == reference.method or row.method not in block.records:
+    for row in block.rows:
+        if row.reported is not None or row.method == reference.method or row.method not in block.records:
             continue
         for model_record, reference_record in _pairs(block.records[row.method], reference_records):
             paired = _paired_outcomes(model_record, reference_record)
@@ -165,10 +165,9 @@ def compare_with_reference(tables: list[Table], reference: str | None = None) ->
         if chosen is None:
             table.notes.append(f"no paired tests: the reference '{reference}' is not in this table")
             continue
-        rows = _reproduced_rows(table)
         comparisons, owners, missing, blocks = [], [], 0, []
         for block in table.blocks:
-            found, found_rows, lacking = _compare_block(table, block, chosen, rows)
+            found, found_rows, lacking = _compare_block(table, block, chosen)
             comparisons += found
             owners += found_rows
             blocks += [block] * len(found)
