@@ -145,3 +145,21 @@ def test_paired_asr_difference_undefined_cases():
     rare = stats.paired_bootstrap_difference(["successful"] + ["skipped"] * 9, ["failed"] * 10, n_resamples=300)
     assert rare.difference == pytest.approx(1.0)
     assert rare.undefined_resamples > 0 and rare.interval == pytest.approx((1.0, 1.0))  # defined resamples only
+
+
+def test_fast_resampled_correlations_equal_rankdata_on_the_resampled_values():
+    rng = np.random.default_rng(5)
+    x = np.round(rng.normal(size=300), 1)  # many ties: ranks must be averaged as scipy does
+    y = np.round(x + rng.normal(size=300), 0)
+    indices = rng.integers(0, 300, size=(40, 300))
+    spearman, pearson = stats.ResampledCorrelations(x, y)(indices)
+    assert spearman == pytest.approx(stats.spearman_statistic(x[indices], y[indices]), abs=1e-12)
+    assert pearson == pytest.approx(stats.pearson_statistic(x[indices], y[indices]), abs=1e-12)
+    assert spearman[0] == pytest.approx(scipy_stats.spearmanr(x[indices[0]], y[indices[0]]).statistic, abs=1e-12)
+    # the same seeded scipy bootstrap over the pairs themselves (sorting every resample) gives the same intervals
+    def both(a, b, axis=-1):
+        return np.stack([stats.spearman_statistic(a, b, axis), stats.pearson_statistic(a, b, axis)])
+
+    slow = stats.bootstrap_intervals(both, (x, y), n_resamples=300, seed=2)
+    fast = stats.correlation_intervals(x, y, n_resamples=300, seed=2)
+    assert np.asarray(fast) == pytest.approx(np.asarray(slow), abs=1e-12)

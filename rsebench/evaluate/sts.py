@@ -19,8 +19,7 @@ import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
 from rsebench.data import STS_TASKS, SentencePairScores, load_dataset
-from rsebench.stats import (BOOTSTRAP_METHOD, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, as_list, bootstrap_intervals,
-                            pearson_statistic, spearman_statistic)
+from rsebench.stats import BOOTSTRAP_METHOD, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, as_list, correlation_intervals
 
 
 @dataclass(frozen=True)
@@ -77,17 +76,13 @@ def evaluate_sts(encoder, tasks: list[str] | tuple[str, ...] = STS_TASKS, varian
     return [score_pairs(encoder, load_dataset(task, split, variant), batch_size) for task in tasks]
 
 
-def correlation_intervals(result: STSResult, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> dict:
+def record_intervals(result: STSResult, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> dict:
     """`spearman_cosine_ci95` and `pearson_cosine_ci95` ([lo, hi] or None) by a paired bootstrap over the
     scored sentence pairs: one resampling of the pairs gives both (same seed, same resamples)."""
     if result.predicted is None or result.gold is None:
         return {"spearman_cosine_ci95": None, "pearson_cosine_ci95": None}
-    spearman, pearson = bootstrap_intervals(_both_correlations, (result.predicted, result.gold), resamples, seed=seed)
+    spearman, pearson = correlation_intervals(result.predicted, result.gold, resamples, seed=seed)
     return {"spearman_cosine_ci95": as_list(spearman), "pearson_cosine_ci95": as_list(pearson)}
-
-
-def _both_correlations(predicted, gold, axis=-1):
-    return np.stack([spearman_statistic(predicted, gold, axis), pearson_statistic(predicted, gold, axis)])
 
 
 def sts_record(result: STSResult, model: dict, settings: dict) -> dict:
@@ -99,7 +94,7 @@ def sts_record(result: STSResult, model: dict, settings: dict) -> dict:
         "sts",
         model=model,
         task={"name": result.task, "split": result.split, "n": result.n, "variant": result.variant},
-        metrics={"spearman_cosine": result.spearman, "pearson_cosine": result.pearson, **correlation_intervals(result)},
+        metrics={"spearman_cosine": result.spearman, "pearson_cosine": result.pearson, **record_intervals(result)},
         settings={**settings, "bootstrap": bootstrap},
         timings={"seconds": result.seconds},
         details={"per_subset": result.per_subset, "aggregation": "all pairs pooled"},
