@@ -394,3 +394,13 @@ def test_leaderboard_ranks_by_per_example_worst_case(tmp_path):
     assert any("survived every one" in n for n in board.notes)
     single = _write_records(tmp_path / "one", [_attack_record("simcse", a1)])
     assert leaderboard_tables(build_tables(collect(single))) == []
+
+
+def test_several_seeds_pair_by_seed_and_unmatched_seeds_are_named(tmp_path):
+    fooled, robust = ["successful"] * 12, ["failed"] * 12
+    results = _write_records(tmp_path / "r", [
+        _attack_record("simcse", fooled, seed=1), _attack_record("simcse", fooled, seed=2),
+        _attack_record("robustsentembed", robust, seed=1), _attack_record("robustsentembed", robust, seed=3)])
+    tables, comparisons = _report(results)
+    assert [c.seed for c in comparisons.rows] == ["train 1, eval 1"]
+    assert any("no paired test for 1 record: the reference has no record with the same" in n for n in tables["robustness_mr_probe"].notes)

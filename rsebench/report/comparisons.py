@@ -51,6 +51,7 @@ class Comparison:
     only_model_survived: int
     only_reference_survived: int
     pvalue: float
+    undefined_resamples: int = 0  # bootstrap resamples where an ASR was undefined (left out of the interval)
     p_holm: float | None = None
 
     @property
@@ -127,16 +128,19 @@ def _pairs(model_records: dict[tuple, dict], reference_records: dict[tuple, dict
     return [(model_records[s], by_seeds[s[:2]]) for s in sorted(model_records) if s[:2] in by_seeds]
 
 
-def _compare_block(table: Table, block: Block, reference: Row) -> tuple[list[Comparison], list[Row], int]:
-    """Comparisons of one attack block, the row of each, and the number of record pairs lacking outcomes."""
-    out, owners, missing = [], [], 0
+def _compare_block(table: Table, block: Block, reference: Row) -> tuple[list[Comparison], list[Row], int, int]:
+    """Comparisons of one attack block, the row of each, the number of record pairs lacking outcomes, and
+    the number of the model's records without a reference record of the same seeds."""
+    out, owners, missing, unmatched = [], [], 0, 0
     reference_records = block.records.get(reference.method, {})
     if not reference_records:
-        return out, owners, missing
+        return out, owners, missing, unmatched
     for row in block.rows:
         if row.reported is not None or row.method == reference.method or row.method not in block.records:
             continue
-        for model_record, reference_record in _pairs(block.records[row.method], reference_records):
+        pairs = _pairs(block.records[row.method], reference_records)
+        unmatched += len(block.records[row.method]) - len(pairs)
+        for model_record, reference_record in pairs:
             paired = _paired_outcomes(model_record, reference_record)
             if paired is None or not paired[0]:
                 missing += 1
@@ -146,9 +150,9 @@ def _compare_block(table: Table, block: Block, reference: Row) -> tuple[list[Com
             difference = paired_bootstrap_difference(ours, theirs)
             out.append(Comparison(table.name, block.attack.get("attack", ""), attack_text(block.attack), row.label, reference.label,
                                   _seed_text(model_record), len(ours), difference.asr_a, difference.asr_b, difference.difference,
-                                  difference.interval, test.b, test.c, test.pvalue))
+                                  difference.interval, test.b, test.c, test.pvalue, difference.undefined_resamples))
             owners.append(row)
-    return out, owners, missing
+    return out, owners, missing, unmatched
 
 
 def compare_with_reference(tables: list[Table], reference: str | None = None) -> Comparisons:
@@ -165,13 +169,14 @@ def compare_with_reference(tables: list[Table], reference: str | None = None) ->
         if chosen is None:
             table.notes.append(f"no paired tests: the reference '{reference}' is not in this table")
             continue
-        comparisons, owners, missing, blocks = [], [], 0, []
+        comparisons, owners, missing, unmatched, blocks = [], [], 0, 0, []
         for block in table.blocks:
-            found, found_rows, lacking = _compare_block(table, block, chosen)
+            found, found_rows, lacking, alone = _compare_block(table, block, chosen)
             comparisons += found
             owners += found_rows
             blocks += [block] * len(found)
             missing += lacking
+            unmatched += alone
         for comparison, p in zip(comparisons, holm([c.pvalue for c in comparisons])):
             comparison.p_holm = p
         _mark(comparisons, owners, blocks)
@@ -186,6 +191,9 @@ def compare_with_reference(tables: list[Table], reference: str | None = None) ->
         if missing:
             table.notes.append(f"no paired test for {missing} record pair{'s' if missing != 1 else ''}: records without per-example "
                                "outcomes (written before rsebench stored them); re-run those attacks to test them")
+        if unmatched:
+            table.notes.append(f"no paired test for {unmatched} record{'s' if unmatched != 1 else ''}: the reference has no record "
+                               "with the same training and evaluation seeds")
     if result.rows or result.tables_compared:
         result.notes = [
             f"reference: --reference when given, else {DEFAULT_RULE}",
@@ -221,7 +229,7 @@ HEADER = ("Table", "Attack", "Model", "Reference", "Seed", "n", "ASR model", "AS
           "Holm p")
 CSV_HEADER = ("table", "attack", "model", "reference", "seed", "n_paired", "asr_model", "asr_reference", "asr_difference",
               "asr_difference_ci_low", "asr_difference_ci_high", "only_model_survived", "only_reference_survived",
-              "mcnemar_p", "holm_p", "significant")
+              "mcnemar_p", "holm_p", "significant", "bootstrap_undefined_resamples")
 
 
 def _percent(value: float | None) -> str:
@@ -277,7 +285,7 @@ def render_csv(comparisons: Comparisons) -> str:
         writer.writerow((c.table, c.attack, c.model, c.reference, c.seed, c.n_paired, number(c.asr_model), number(c.asr_reference),
                          number(c.difference), number(c.interval[0] if c.interval else None),
                          number(c.interval[1] if c.interval else None), c.only_model_survived, c.only_reference_survived,
-                         number(c.pvalue), number(c.p_holm), int(c.significant)))
+                         number(c.pvalue), number(c.p_holm), int(c.significant), c.undefined_resamples))
     return buffer.getvalue()
 
 
