@@ -20,9 +20,16 @@ from __future__ import annotations
 import statistics
 
 from rsebench.report.collect import interval_of
-from rsebench.report.tables import EMBEDDING_RECIPES, Block, Cell, Column, Row, Table
+from rsebench.registry import recipes
+from rsebench.report.tables import Block, Cell, Column, Row, Table
 from rsebench.report.tables import attack_text as _attack_label
 from rsebench.stats import wilson_interval
+
+
+def _embedding(info: dict) -> bool:
+    """An embedding-space attack (FGSM/PGD with a budget) rather than a word/character one."""
+    recipe = recipes().get(info.get("recipe"))
+    return info.get("eps") is not None or (recipe is not None and recipe.kind == "embedding")
 
 
 def _worst_case(records: list[dict]) -> tuple[float, tuple[float, float] | None, bool] | None:
@@ -52,7 +59,7 @@ def build_leaderboard(table: Table, sts: Table | None, name: str) -> Table | Non
                 methods.setdefault(row.method, row.label)
     if len(methods) < 2:
         return None
-    text_blocks = [b for b in table.blocks if b.attack.get("recipe") not in EMBEDDING_RECIPES]
+    text_blocks = [b for b in table.blocks if not _embedding(b.attack)]
     worst_blocks = text_blocks or table.blocks
     columns = [Column("sts_avg", "STS avg.", 1, metric="spearman_cosine"),
                Column("victim_clean_accuracy", "Clean acc.", 1, metric="victim_clean_accuracy")]
