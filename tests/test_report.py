@@ -254,6 +254,7 @@ def _attack_record(method: str, outcomes: list[str], recipe: str = "deepwordbug"
     task.update({"norm": "linf", "eps": eps} if eps is not None else {})
     return fixtures.record("attack", fixtures.model(method, seed), task, metrics,
                            {"variant": variant, "seed": seed, "victim": {"kind": "probe"}}, seed=seed,
+                           spec_hash=f"{method}-{task['attack']}-seed{seed}",
                            example_ids=ids or [f"mr:attack:{i}" for i in range(len(outcomes))], outcomes=list(outcomes),
                            victim={"clean_accuracy": 0.8, "clean_accuracy_examples": 500})
 

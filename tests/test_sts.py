@@ -49,8 +49,9 @@ def test_records_carry_seeded_bootstrap_intervals_over_the_pooled_pairs():
     subsets = ["a"] * 100 + ["b"] * 100
     data = SentencePairScores("toy", "test", "original", s1, s2, gold, subsets, [str(i) for i in range(200)])
     result = score_pairs(LookupEncoder(table), data)
-    record = sts_record(result, {"name": "lookup"}, {"variant": "original"})
-    again = sts_record(score_pairs(LookupEncoder(table), data), {"name": "lookup"}, {"variant": "original"})
+    model = {"name": "lookup", "key": "lookup"}
+    record = sts_record(result, model, {"variant": "original"})
+    again = sts_record(score_pairs(LookupEncoder(table), data), model, {"variant": "original"})
     m = record["metrics"]
     assert m["spearman_cosine_ci95"] == again["metrics"]["spearman_cosine_ci95"]  # seeded: deterministic
     assert m["spearman_cosine_ci95"][0] < m["spearman_cosine"] < m["spearman_cosine_ci95"][1]

@@ -54,8 +54,9 @@ def attack(model_section: dict, seed: int, recipe: str, asr: float, clean: float
                "avg_queries": queries, "victim_clean_accuracy": clean}
     victim_settings = {"kind": victim, "max_train": 256, "epochs": 1, "seed": seed}
     outcomes = ["successful"] * successful + ["failed"] * failed + ["skipped"] * (n - attacked)
+    run_spec = f"{model_section['name']}-{name}-{victim}-seed{seed}-n{n}"  # as the runner's spec hash: one per run
     return record("attack", model_section, task, metrics, {"variant": variant, "seed": seed, "victim": victim_settings},
-                  seed=seed, example_ids=[f"mr:attack:{i}" for i in range(n)], outcomes=outcomes)
+                  seed=seed, example_ids=[f"mr:attack:{i}" for i in range(n)], outcomes=outcomes, spec_hash=run_spec)
 
 
 def fixture_records() -> dict[str, object]:
