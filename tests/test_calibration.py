@@ -43,7 +43,7 @@ def constructed_swaps(calibration):
 
 
 def test_pass_rates_on_a_constructed_case(calibration):
-    scored = calibration.score_swaps(constructed_swaps(calibration), fake_encode, [5, None, 19, 21])
+    scored = calibration.score_swaps(constructed_swaps(calibration), fake_encode, [5, None, 19, 20, 21])
     for window in (5, None):
         got = scored.cosine[calibration.window_label(window)].numpy()
         want = [COS[w] for pair in zip(["syn1", "syn2", "syn3", "syn4"], ["rnd1", "rnd2", "rnd3", "rnd4"]) for w in pair]
@@ -59,7 +59,8 @@ def test_pass_rates_on_a_constructed_case(calibration):
     # texts shorter than the window pass unscored when skip_short is on (20 words < 21)
     skipped = calibration.pass_counts(scored, 21, "cosine", 0.99, skip_short=True)
     assert skipped["counts"]["synonym"] == [4, 4] and skipped["counts"]["random"] == [4, 4]
-    assert calibration.pass_counts(scored, 19, "cosine", 0.99, skip_short=True)["counts"]["random"] == [0, 4]
+    for window in (19, 20):   # a text as long as the window is scored
+        assert calibration.pass_counts(scored, window, "cosine", 0.99, skip_short=True)["counts"]["random"] == [0, 4]
 
 
 class FakeSentenceEncoder:
@@ -235,7 +236,23 @@ def test_calibration_end_to_end_on_mr(calibration, tmp_path):
     assert record["schema"] == calibration.SCHEMA and record["task"]["n_examples"] == 6
     assert record["counts"]["synonym"] == record["counts"]["random"] > 0
     assert set(record["chosen"]) == {"angular", "cosine"} and len(record["grid"]["cosine"]) == 2 * 3
+    assert set(record["chosen_per_window"]["cosine"]) == {"5", "whole"}
     assert record["stock"]["textfooler"]["window_size"] == 15 and record["stock"]["textfooler"]["pass"]["skip_short"]
     first = record["swaps"][0]
     again = calibration.calibrate_substitutes("mr", 6, windows=[5, None], thresholds=[0.8, 0.85, 0.9])
     assert again["swaps"][0] == first and again["grid"] == record["grid"]
+
+
+@pytest.mark.parametrize("name", ["textfooler", "textbugger"])
+def test_specs_carry_calibrated_similarity_and_keep_stock_defaults(name):
+    """The specs override the stock USE values (kept as the builders' defaults) with valid settings."""
+    from rsebench.robustness.recipes import load_recipe
+    from rsebench.robustness.substitutes import STOCK_SENTENCE_SIMILARITY, _similarity_constraint
+
+    spec = load_recipe(name).raw
+    stock = STOCK_SENTENCE_SIMILARITY[name]
+    assert spec["sentence_similarity"]["threshold"] != stock["threshold"]
+    assert spec["sentence_similarity"]["metric"] == stock["metric"]
+    constraint, described = _similarity_constraint(spec, stock)
+    assert constraint.threshold == described["threshold"] == spec["sentence_similarity"]["threshold"]
+    assert described["window_size"] == spec["sentence_similarity"].get("window_size", stock["window_size"])
