@@ -59,6 +59,9 @@ def test_pass_rates_on_a_constructed_case(calibration):
     # texts shorter than the window pass unscored when skip_short is on (20 words < 21)
     skipped = calibration.pass_counts(scored, 21, "cosine", 0.99, skip_short=True)
     assert skipped["counts"]["synonym"] == [4, 4] and skipped["counts"]["random"] == [4, 4]
+    # a score equal to the threshold passes (TextAttack: score >= threshold)
+    exact = float(scored.cosine["5"][0])
+    assert calibration.pass_counts(scored, 5, "cosine", exact, skip_short=False)["counts"]["synonym"] == [1, 4]
     for window in (19, 20):   # a text as long as the window is scored
         assert calibration.pass_counts(scored, window, "cosine", 0.99, skip_short=True)["counts"]["random"] == [0, 4]
 
