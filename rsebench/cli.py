@@ -24,6 +24,7 @@ COMMANDS = {
     "bench": "time training steps and attack throughput",
     "doctor": "show what is installed, which assets are present, offline or not",
     "list": "list the datasets, methods and attack recipes rsebench knows",
+    "calibrate-substitutes": "measure and choose the sentence-similarity threshold of the offline USE stand-in",
 }
 
 
@@ -35,7 +36,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _command_module(name: str):
-    return importlib.import_module(f"rsebench.commands.{name}")
+    return importlib.import_module(f"rsebench.commands.{name.replace('-', '_')}")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

