@@ -165,8 +165,9 @@ def write_text_atomic(path: Path, text: str, fix: str = "choose another folder w
 
 
 def write_json_atomic(path: Path, payload: Any) -> Path:
-    """Write JSON atomically (see `write_text_atomic`)."""
-    return write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    """Write strict JSON atomically (see `write_text_atomic`): NaN/Infinity are refused, not written
+    as the bare `NaN`/`Infinity` tokens other JSON readers reject (undefined metrics are null)."""
+    return write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def write_record(record: dict, results_dir: str | Path) -> Path:

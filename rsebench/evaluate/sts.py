@@ -56,7 +56,7 @@ def score_pairs(encoder, data: SentencePairScores, batch_size: int = 64) -> STSR
         mask = subsets == subset
         if mask.sum() > 2 and len(set(data.subsets)) > 1:
             s, p = correlations(predicted[mask], gold[mask])
-            per_subset[subset] = {"spearman_cosine": s, "pearson_cosine": p, "n": int(mask.sum())}
+            per_subset[subset] = {"spearman_cosine": _defined(s), "pearson_cosine": _defined(p), "n": int(mask.sum())}
     return STSResult(data.name, data.split, data.variant, len(data), spearman, pearson, per_subset, time.perf_counter() - start)
 
 
@@ -66,6 +66,10 @@ def evaluate_sts(encoder, tasks: list[str] | tuple[str, ...] = STS_TASKS, varian
     return [score_pairs(encoder, load_dataset(task, split, variant), batch_size) for task in tasks]
 
 
+def _defined(value: float) -> float | None:
+    return None if value != value else value
+
+
 def sts_record(result: STSResult, model: dict, settings: dict) -> dict:
     from rsebench.records import make_record
 
@@ -73,7 +77,8 @@ def sts_record(result: STSResult, model: dict, settings: dict) -> dict:
         "sts",
         model=model,
         task={"name": result.task, "split": result.split, "n": result.n, "variant": result.variant},
-        metrics={"spearman_cosine": result.spearman, "pearson_cosine": result.pearson},
+        # NaN (a correlation with a constant vector) is undefined: null in strict JSON.
+        metrics={"spearman_cosine": _defined(result.spearman), "pearson_cosine": _defined(result.pearson)},
         settings=settings,
         timings={"seconds": result.seconds},
         details={"per_subset": result.per_subset, "aggregation": "all pairs pooled"},
