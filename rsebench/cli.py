@@ -26,12 +26,19 @@ COMMANDS = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr (like every other user error), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _command_module(name: str):
     return importlib.import_module(f"rsebench.commands.{name}")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rsebench", description="Adversarial-robustness benchmark suite for sentence embeddings.")
+    parser = OneLineParser(prog="rsebench", description="Adversarial-robustness benchmark suite for sentence embeddings.")
     parser.add_argument("--version", action="version", version=f"rsebench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():

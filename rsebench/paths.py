@@ -81,3 +81,15 @@ def configure_offline() -> None:
     existing = os.environ.get("NLTK_DATA", "")
     if str(NLTK_DATA_DIR) not in existing.split(os.pathsep):
         os.environ["NLTK_DATA"] = os.pathsep.join(p for p in (str(NLTK_DATA_DIR), existing) if p)
+
+
+def check_output_file(path: str | Path, flag: str) -> Path:
+    """Check that a file can be written at `path` (not a folder; its folder exists or can be created
+    and is writable) before the work that produces it starts; creates nothing."""
+    from rsebench.errors import UserError
+
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a folder; give a file name")
+    check_writable_folder(path.parent, flag)
+    return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from rsebench.commands.common import add_model, add_results_dir, positive_int
 
@@ -12,9 +13,19 @@ def _floats(text: str) -> list[float]:
         values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' must be comma-separated numbers, e.g. 0.01,0.02,0.05") from None
-    if not values or any(v <= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"'{text}': eps values must be positive")
+    if not values or any(not math.isfinite(v) or v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"'{text}': eps values must be positive finite numbers, e.g. 0.01,0.02,0.05")
     return values
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be a positive finite number, e.g. 0.001")
+    return value
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +52,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     embedding = parser.add_argument_group("embedding-space attacks (fgsm, pgd)")
     embedding.add_argument("--eps", type=_floats, default=None, help="budget(s), comma-separated for a robustness curve (default: the spec's)")
     embedding.add_argument("--steps", type=positive_int, default=None, help="gradient steps (default: the spec's)")
-    embedding.add_argument("--step-size", type=float, default=None, help="step size (default: the spec's rule)")
+    embedding.add_argument("--step-size", type=_positive_float, default=None, help="step size (default: the spec's rule)")
     embedding.add_argument("--norm", choices=("linf", "l2"), default=None, help="perturbation norm (default: the spec's)")
     embedding.add_argument("--random-start", default=None, action=argparse.BooleanOptionalAction, help="PGD random start (default: the spec's)")
     parser.add_argument("--mlm", default=None, metavar="PATH", help="masked language model for bertattack/bae (a folder with an MLM head)")
@@ -50,9 +61,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rsebench.seeding import seed_everything
-    from rsebench.encoder import load_encoder
+    from rsebench.seeding import check_seed, seed_everything
+    from rsebench.encoder import load_encoder, resolve_device
     from rsebench.errors import UserError
+    from rsebench.paths import check_writable_folder
     from rsebench.progress import say
     from rsebench.records import read_record
     from rsebench.robustness.recipes import check_resources, load_recipe, with_masked_lm
@@ -64,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     check_resources(recipe)
     select_examples(args.dataset, args.n)
     shard = parse_shard(args.shard)
+    check_seed(args.seed)
+    resolve_device(args.device)
+    check_writable_folder(args.results_dir, "--results-dir")
     if recipe.kind != "embedding" and any(v is not None for v in (args.eps, args.steps, args.step_size, args.norm, args.random_start)):
         raise UserError(f"--eps/--steps/--step-size/--norm/--random-start apply to embedding attacks (fgsm, pgd), not '{recipe.name}'")
     seed_everything(args.seed)
