@@ -307,6 +307,8 @@ def train(method: str, spec: dict, model: str = "default", data: str | Path | No
         raise UserError("--overwrite and --resume exclude each other; choose one")
     out = Path(out_dir)
     check_writable_folder(out, "--out")
+    if results_dir is not None:
+        check_writable_folder(results_dir, "--results-dir")  # the record is written at the end: fail now, not then
     if encoder is None:
         refuse_model_in_out(model, out)
     if sentences is None:
