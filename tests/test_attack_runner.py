@@ -8,9 +8,8 @@ import json
 import pytest
 
 from conftest import make_tiny_encoder
-from rsebench.commands.common import model_identity
 from rsebench.errors import UserError
-from rsebench.records import read_record
+from rsebench.records import model_section, read_record
 from rsebench.robustness.recipes import load_recipe
 from rsebench.robustness.runner import RunPlan, embedding_variants, execute_run, select_examples
 from rsebench.robustness.victim import VictimSettings, build_victim
@@ -35,10 +34,11 @@ def setup(tmp_path_factory):
 
 def _plan(setup, recipe="deepwordbug", n=4, seed=0, variant=None):
     encoder, _, meta = setup
-    return RunPlan(load_recipe(recipe), "mr", select_examples("mr", n), seed, meta, model_identity(encoder, "tiny"), variant or {})
+    return RunPlan(load_recipe(recipe), "mr", select_examples("mr", n), seed, meta, model_section(encoder, "tiny"), variant or {})
 
 
-def _stable(record: dict) -> dict:
+def _stable(record) -> dict:
+    record = record if isinstance(record, dict) else record.to_json()
     return {k: v for k, v in record.items() if k not in VOLATILE}
 
 
@@ -63,7 +63,7 @@ def test_kill_and_resume_equals_uninterrupted_and_shards_merge(setup, tmp_path):
 
     assert execute_run(plan, victim, tmp_path / "c", shard=(2, 2)) is None  # waits for shard 1
     merged = read_record(execute_run(plan, victim, tmp_path / "c", shard=(1, 2)))
-    assert _stable({**merged, "settings": {**merged["settings"], "shards": 1}}) == _stable(whole)
+    assert _stable({**merged.to_json(), "settings": {**merged["settings"], "shards": 1}}) == _stable(whole)
     assert len(merged["run_files"]) == 2
 
     m = whole["metrics"]

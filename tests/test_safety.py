@@ -208,17 +208,19 @@ def attack_setup(tmp_path_factory):
 
 
 def pgd_plan(setup, n=5):
-    from rsebench.commands.common import model_identity
+    from rsebench.records import model_section
     from rsebench.robustness.recipes import load_recipe
     from rsebench.robustness.runner import RunPlan, embedding_variants, select_examples
 
     encoder, _, meta = setup
     recipe = load_recipe("pgd")
     variant = embedding_variants(recipe, eps=[0.05], steps=2)[0]
-    return RunPlan(recipe, "mr", select_examples("mr", n), 0, meta, model_identity(encoder, "tiny"), variant)
+    return RunPlan(recipe, "mr", select_examples("mr", n), 0, meta, model_section(encoder, "tiny"), variant)
 
 
-STABLE = lambda record: {k: v for k, v in record.items() if k not in ("timings", "created", "environment", "run_files")}  # noqa: E731
+def STABLE(record) -> dict:  # noqa: N802
+    record = record if isinstance(record, dict) else record.to_json()
+    return {k: v for k, v in record.items() if k not in ("timings", "created", "environment", "run_files", "_path")}
 
 
 def test_a_corrupt_line_inside_a_run_file_is_reported_and_only_its_example_redone(attack_setup, tmp_path, monkeypatch):
@@ -423,6 +425,8 @@ def test_records_and_run_lines_never_hold_nan_or_infinity(tmp_path):
     with pytest.raises(UserError, match="example mr:attack:1 produced a NaN"):
         _json_line({"type": "example", "id": "mr:attack:1", "original_scores": [float("nan"), 0.1]})
     result = STSResult("stsb", "test", "original", 3, float("nan"), float("nan"), {}, 0.1)
-    record = sts_record(result, {"name": "m"}, {})
+    from rsebench.records import MODEL_FIELDS
+
+    record = sts_record(result, {k: "m" for k in MODEL_FIELDS}, {})
     assert record["metrics"] == {"spearman_cosine": None, "pearson_cosine": None}
-    json.dumps(record, allow_nan=False)
+    json.dumps(record.to_json(), allow_nan=False)

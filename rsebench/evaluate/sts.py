@@ -70,7 +70,13 @@ def _defined(value: float) -> float | None:
     return None if value != value else value
 
 
-def sts_record(result: STSResult, model: dict, settings: dict) -> dict:
+def sts_identity(task: str, split: str, variant: str = "original", similarity: str = "cosine") -> dict:
+    """An STS record's identity (the model aside): task, split, text variant and similarity."""
+    return {"task": task, "split": split, "variant": variant, "similarity": similarity}
+
+
+def sts_record(result: STSResult, model: dict, settings: dict):
+    """An "sts" record; its identity: the model, the task and split, the text variant and the similarity."""
     from rsebench.records import make_record
 
     return make_record(
@@ -81,5 +87,6 @@ def sts_record(result: STSResult, model: dict, settings: dict) -> dict:
         metrics={"spearman_cosine": _defined(result.spearman), "pearson_cosine": _defined(result.pearson)},
         settings=settings,
         timings={"seconds": result.seconds},
+        identity=sts_identity(result.task, result.split, result.variant, settings.get("similarity", "cosine")),
         details={"per_subset": result.per_subset, "aggregation": "all pairs pooled"},
     )

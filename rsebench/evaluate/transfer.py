@@ -253,8 +253,16 @@ def evaluate_transfer(encoder, tasks=TRANSFER_TASKS, seed: int = 0, batch_size: 
     return [evaluate_transfer_task(encoder, task, seed=seed, batch_size=batch_size, **options) for task in tasks]
 
 
-def transfer_record(result: TransferResult, model: dict, seed: int) -> dict:
-    """A "transfer" record: accuracy (fraction) and its std over folds, dev accuracy, F1 for MRPC."""
+def transfer_identity(task: str, seed: int, max_examples: int | None = None, outer_folds: int = OUTER_FOLDS,
+                      inner_folds: int = INNER_FOLDS) -> dict:
+    """A transfer record's identity (the model aside): the task, the seed and every protocol setting a user can change."""
+    return {"task": task, "seed": seed, "max_examples": max_examples,
+            "outer_folds": outer_folds if task in CROSS_VALIDATED else None, "inner_folds": None if task == "sst2" else inner_folds}
+
+
+def transfer_record(result: TransferResult, model: dict, seed: int):
+    """A "transfer" record: accuracy (fraction) and its std over folds, dev accuracy, F1 for MRPC. Its
+    identity: the model, the task and split, the protocol settings and the seed."""
     from rsebench.records import make_record
 
     metrics = {"accuracy": result.accuracy, "dev_accuracy": result.dev_accuracy}
@@ -271,5 +279,7 @@ def transfer_record(result: TransferResult, model: dict, seed: int) -> dict:
         settings={**result.settings, "seed": seed},
         timings={"seconds": result.seconds, "encode_seconds": result.encode_seconds, "fit_seconds": result.fit_seconds},
         seed=seed,
+        identity=transfer_identity(result.task, seed, result.settings["max_examples"], result.settings["outer_folds"] or OUTER_FOLDS,
+                                   result.settings["inner_folds"] or INNER_FOLDS),
         details={"chosen_c": result.chosen_c, "fold_accuracies": result.fold_accuracies, "n_encoded": result.n_encoded},
     )

@@ -1,12 +1,14 @@
 """Read result records for the report: validate, skip what cannot be used (saying why), and name
 each record's method, seed and setting.
 
-Rows of a table are *methods*: a trained checkpoint's `model.method` (simcse, esimcse,
-robustsentembed, ...) plus its backbone when the record names one; an off-the-shelf model is its
-own row under `model.name`. Records of one method that differ only in seed are aggregated
+Rows of a table are *arms*: a trained checkpoint's method (simcse, esimcse, robustsentembed, ...)
+with its whole training setting except the seed (`model.arm`; an ablation or another eps is another
+row, labelled by `model.label` when the run was given one), plus its backbone; an off-the-shelf
+model is its own row under `model.name`. Records of one arm that differ only in seed are aggregated
 (mean ± std over seeds). A seed is the training seed (`model.train_seed`) together with the
 evaluation seed (`record.seed`), so a pretrained model evaluated with several seeds is aggregated
-over those.
+over those. Records with the same identity (a rerun, e.g. on another machine) count once: the newest
+is kept and the others are listed as set aside, never counted as another seed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from rsebench.errors import UserError
 from rsebench.records import read_records
+from rsebench.registry import method_label, methods
 
 # The metrics a record needs before a table can use it.
 REQUIRED_METRICS = {
@@ -23,10 +26,6 @@ REQUIRED_METRICS = {
     "transfer": ("accuracy",),
     "attack": ("original_accuracy", "accuracy_under_attack", "attack_success_rate"),
 }
-METHOD_NAMES = {"simcse": "SimCSE", "esimcse": "ESimCSE", "robustsentembed": "RobustSentEmbed", "robustembed": "RobustEmbed",
-                "uscal": "USCAL"}
-# Baselines first, the paper's method last (as papers order their tables); anything else in between.
-METHOD_ORDER = ("simcse", "esimcse", "robustembed", "uscal", "robustsentembed")
 
 
 @dataclass(frozen=True, order=True)
@@ -51,10 +50,13 @@ def method_of(record: dict) -> Method:
     method = model.get("method")
     backbone = model.get("backbone") or model.get("base_model")
     if method and method != "pretrained":
-        label = METHOD_NAMES.get(method, method)
-        rank = METHOD_ORDER.index(method) + 1 if method in METHOD_ORDER else len(METHOD_ORDER)
+        label = model.get("label") or method_label(method)
+        order = methods()[method].table_order if method in methods() else 5  # baselines first, the paper's method last
         key = method if not backbone else f"{method}@{backbone}"
-        return Method((1, rank, label.lower(), backbone or ""), key, label if not backbone else f"{label} ({backbone})", backbone)
+        if model.get("arm"):
+            key += f"#{model['arm']}"
+        shown = label if not backbone or model.get("label") else f"{label} ({backbone})"
+        return Method((1, order, label.lower(), backbone or ""), key, shown, backbone)
     name = model["name"]
     return Method((0, 0, name.lower(), ""), f"pretrained:{name}", name, None)
 
@@ -78,9 +80,15 @@ def _complete(record: dict) -> str | None:
 
 def collect(results_dir: str | Path) -> Collection:
     """Every usable record under `results_dir`, plus one line per skipped file. UserError when none."""
-    records, problems = read_records(results_dir)
+    loaded, problems = read_records(results_dir)
     usable, skipped, ignored = [], list(problems), {}
-    for record in records:
+    newest: dict[str, dict] = {}
+    for record in sorted((r.as_dict() for r in loaded), key=lambda r: (r["created"], r["_path"])):
+        earlier = newest.get(record["identity_hash"])
+        if earlier is not None:
+            skipped.append(f"{earlier['_path']}: a rerun of the same identity as {record['_path']} (newer, kept); set aside")
+        newest[record["identity_hash"]] = record
+    for record in sorted(newest.values(), key=lambda r: r["_path"]):
         if record["kind"] not in REQUIRED_METRICS:
             ignored[record["kind"]] = ignored.get(record["kind"], 0) + 1
             continue

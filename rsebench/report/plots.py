@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rsebench.report.tables import EMBEDDING_RECIPES, Table
+from rsebench.registry import recipes
+from rsebench.report.tables import Table
 
 SAVE_METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}}
 STYLE = {"svg.hashsalt": "rsebench", "figure.dpi": 100, "savefig.dpi": 150, "font.size": 9, "axes.grid": True,
@@ -53,7 +54,7 @@ def asr_vs_eps_series(table: Table) -> dict[tuple[str, str], dict[str, list[tupl
     panels: dict[tuple[str, str], dict[str, list]] = {}
     for block in table.blocks:
         info = block.attack
-        if info.get("recipe") not in EMBEDDING_RECIPES or info.get("eps") is None:
+        if info.get("recipe") not in recipes() or recipes()[info["recipe"]].kind != "embedding" or info.get("eps") is None:
             continue
         for row in block.rows:
             cell = row.cells.get("attack_success_rate")

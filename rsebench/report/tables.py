@@ -17,14 +17,12 @@ import statistics
 from dataclasses import dataclass, field
 
 from rsebench.report.collect import Collection, Method, method_of, seed_of
+from rsebench.registry import recipe_label, recipes
 
 STS_COLUMNS = (("sts12", "STS12"), ("sts13", "STS13"), ("sts14", "STS14"), ("sts15", "STS15"), ("sts16", "STS16"),
                ("stsb", "STS-B"), ("sick", "SICK-R"))
 TRANSFER_COLUMNS = (("mr", "MR"), ("cr", "CR"), ("subj", "SUBJ"), ("mpqa", "MPQA"), ("sst2", "SST2"), ("trec", "TREC"),
                     ("mrpc", "MRPC"))
-RECIPE_NAMES = {"textfooler": "TextFooler", "textfooler-local": "TextFooler-local", "pwws": "PWWS", "deepwordbug": "DeepWordBug",
-                "textbugger": "TextBugger", "bae": "BAE", "bert-attack": "BERT-Attack", "fgsm": "FGSM", "pgd": "PGD"}
-EMBEDDING_RECIPES = ("fgsm", "pgd")
 
 
 @dataclass(frozen=True)
@@ -249,15 +247,12 @@ def _attack_setting(record: dict) -> dict:
 def attack_info(record: dict) -> dict:
     """recipe, norm, eps and a display label of an attack record."""
     task = record["task"]
-    recipe = task.get("recipe") or task["attack"].split("-")[0]
-    variant = record["settings"].get("variant") or {}
-    norm = task.get("norm") or variant.get("norm")
-    eps = task.get("eps", variant.get("eps", record["settings"].get("eps")))
-    return {"attack": task["attack"], "recipe": recipe, "norm": norm, "eps": eps, "label": RECIPE_NAMES.get(recipe, recipe)}
+    return {"attack": task["attack"], "recipe": task["recipe"], "norm": task.get("norm"), "eps": task.get("eps"),
+            "label": recipe_label(task["variant"])}
 
 
 def _attack_order(info: dict) -> tuple:
-    embedding = info["recipe"] in EMBEDDING_RECIPES
+    embedding = info["recipe"] in recipes() and recipes()[info["recipe"]].kind == "embedding"
     return (embedding, info["label"].lower(), info["norm"] or "", info["eps"] if info["eps"] is not None else -1.0, info["attack"])
 
 

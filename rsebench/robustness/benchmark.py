@@ -15,7 +15,7 @@ import json
 import time
 from pathlib import Path
 
-from rsebench.commands.common import positive_int
+from rsebench.jobs.options import positive_int
 
 
 def configure_options(parser: argparse.ArgumentParser) -> None:

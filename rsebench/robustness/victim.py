@@ -396,3 +396,8 @@ def _train_and_store(root: Path, key: str, encoder: SentenceEncoder, data: Label
     _store(root, key, state, meta)
     say(f"victim: {settings.kind} clean accuracy {100 * clean_accuracy:.1f}% on {len(eval_set)} '{dataset}' attack-split examples")
     return victim, meta
+
+
+def victim_identity(settings: VictimSettings, dataset: str) -> dict:
+    """What decides a victim, as a record's identity names it (before it is built): kind, dataset, settings."""
+    return {"kind": settings.kind, "dataset": dataset, "settings": asdict(settings)}

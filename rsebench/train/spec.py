@@ -9,16 +9,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    import tomli as tomllib
+import tomllib
 
 from rsebench.errors import UserError
-from rsebench.paths import spec_root
 from rsebench.records import spec_hash
+from rsebench.registry import method_info
 from rsebench.seeding import check_seed
-from rsebench.train import METHODS
 
 COMMON_FIELDS = ("method", "lr", "epochs", "batch_size", "max_length", "warmup_ratio", "weight_decay", "grad_clip", "seed",
                  "mixed_precision", "temperature", "pooler", "projection_mlp", "eval_every", "dev_size", "save_every")
@@ -28,9 +24,7 @@ CHOICES = {"mixed_precision": ("no", "bf16", "fp16"), "pooler": ("cls", "cls_bef
 
 def load_spec(method: str, overrides: dict[str, str] | None = None) -> dict[str, Any]:
     """The method's spec with `overrides` (field -> text, as typed on the command line) applied."""
-    if method not in METHODS:
-        raise UserError(f"unknown method '{method}'; choose one of: {', '.join(METHODS)}")
-    path = spec_root("baselines") / f"{method}.toml"
+    path = method_info(method).path
     try:
         spec = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as err:
@@ -44,11 +38,22 @@ def load_spec(method: str, overrides: dict[str, str] | None = None) -> dict[str,
     return spec
 
 
+def parse_set_items(items: list[str]) -> dict[str, str]:
+    """`FIELD=VALUE` items (`--set`) as a mapping field -> text."""
+    overrides: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise UserError(f"--set needs FIELD=VALUE, got '{item}'")
+        key, value = item.split("=", 1)
+        overrides[key.strip()] = value
+    return overrides
+
+
 def parse_override(spec: dict[str, Any], key: str, value: Any) -> Any:
     """`value` (text or an already typed value) converted to the type of `spec[key]`."""
     if key not in spec:
         raise UserError(f"unknown spec field '{key}' for method {spec.get('method')}; known fields: {', '.join(sorted(spec))}")
-    if key in ("method", "name", "description"):
+    if key in ("method", "name", "description", "display", "objective", "table_order"):
         raise UserError(f"spec field '{key}' cannot be overridden; choose the method with --method")
     current = spec[key]
     if not isinstance(value, str):

@@ -288,11 +288,12 @@ def _is_main_process() -> bool:
 def train(method: str, spec: dict, model: str = "default", data: str | Path | None = None, max_sentences: int | None = None,
           max_steps: int | None = None, out_dir: str | Path = "checkpoints/run", overwrite: bool = False, resume: bool = False,
           results_dir: str | Path | None = "results", cpu: bool = False, encoder=None, sentences: list[str] | None = None,
-          stop_at_step: int | None = None, show_progress: bool = True) -> TrainResult:
+          stop_at_step: int | None = None, show_progress: bool = True, label: str | None = None) -> TrainResult:
     """Train `method` with `spec` and save the best (STS-B dev) inference model to `out_dir`.
 
     `encoder` / `sentences` let Python callers pass an already built encoder or corpus;
     `stop_at_step` saves the training state and returns early (a planned interruption).
+    `label` names the run in tables (e.g. a study's ablation arm); it is not part of the spec.
 
     Before anything in `out_dir` is touched: the output location is checked (a folder, writable), the
     base model must not lie in it, the corpus is read and the model loaded. Then `out_dir` is locked
@@ -317,7 +318,7 @@ def train(method: str, spec: dict, model: str = "default", data: str | Path | No
         encoder = load_encoder(model, pooler=spec["pooler"], device="cpu")
     if not _is_main_process():
         return _train_in_place(method, spec, model, data, max_sentences, max_steps, out_dir, overwrite, resume, results_dir, cpu,
-                               encoder, sentences, stop_at_step, show_progress)
+                               encoder, sentences, stop_at_step, show_progress, label)
     created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -326,7 +327,7 @@ def train(method: str, spec: dict, model: str = "default", data: str | Path | No
     try:
         with held(out / LOCK_FILE, f"training into {out}"):
             return _train_in_place(method, spec, model, data, max_sentences, max_steps, out_dir, overwrite, resume, results_dir,
-                                   cpu, encoder, sentences, stop_at_step, show_progress)
+                                   cpu, encoder, sentences, stop_at_step, show_progress, label)
     finally:
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # a run refused before it wrote anything leaves no empty folder behind
@@ -334,7 +335,8 @@ def train(method: str, spec: dict, model: str = "default", data: str | Path | No
 
 def _train_in_place(method: str, spec: dict, model: str, data: str | Path | None, max_sentences: int | None,
                     max_steps: int | None, out_dir: str | Path, overwrite: bool, resume: bool, results_dir: str | Path | None,
-                    cpu: bool, encoder, sentences: list[str] | None, stop_at_step: int | None, show_progress: bool) -> TrainResult:
+                    cpu: bool, encoder, sentences: list[str] | None, stop_at_step: int | None, show_progress: bool,
+                    label: str | None) -> TrainResult:
     """The training loop proper (see `train`; the caller holds the folder's lock)."""
     from accelerate import Accelerator
 
@@ -396,7 +398,8 @@ def _train_in_place(method: str, spec: dict, model: str, data: str | Path | None
     base_metadata = {"method": method, "spec": run_spec, "spec_hash": s_hash, "seed": int(spec["seed"]), "data_hash": data_hash,
                      "n_sentences": len(sentences), "base_model": model if isinstance(model, str) else str(model),
                      "base_model_name": encoder.name, "total_steps": total_steps, "processes": world,
-                     "mixed_precision": accelerator.mixed_precision, "versions": environment()["packages"], **inner.describe()}
+                     "mixed_precision": accelerator.mixed_precision, "versions": environment()["packages"], "label": label,
+                     **inner.describe()}
 
     def metadata(step: int) -> dict:
         return {**base_metadata, "steps": step, "best_dev": best_dev, "dev": {"task": "stsb", "split": "dev", "n": len(dev) if dev else 0,
@@ -476,18 +479,20 @@ def _train_in_place(method: str, spec: dict, model: str, data: str | Path | None
 
 
 def write_train_record(out: Path, meta: dict, history: list, results_dir: str | Path) -> Path:
+    """The "train" record, in the same model folder as the checkpoint's eval and attack records.
+    Its identity is the model's key: how the model was trained."""
     from rsebench.encoder import load_encoder
-    from rsebench.records import make_record, write_record
+    from rsebench.records import make_record, model_section, write_record
 
     saved = load_encoder(str(out), device="cpu")
     record = make_record(
         "train",
-        model={"name": out.resolve().name, "source": str(out), "fingerprint": saved.fingerprint(), "method": meta["method"],
-               "base_model": meta["base_model_name"], "spec_hash": meta["spec_hash"]},
+        model=model_section(saved, str(out)),
         task={"name": meta["method"], "n": meta["n_sentences"], "corpus_hash": meta["data_hash"]},
         metrics={"best_dev_spearman": meta["best_dev"], "steps": meta["steps"]},
         settings=meta["spec"],
         timings={"seconds": meta["seconds"], "seconds_per_step": meta["seconds"] / max(1, meta["steps"])},
+        identity={},
         seed=meta["seed"],
         data={"hash": meta["data_hash"], "n_sentences": meta["n_sentences"]},
         details={"history": history, "generator": meta.get("generator"), "mixed_precision": meta["mixed_precision"],
