@@ -166,3 +166,18 @@ def test_bad_input_is_one_line_with_exit_2(tmp_path, capsys):
     code, lines = run("--recipe", "pgd", "--model", "default", "--shard", "3/2")
     assert code == 2 and len(lines) == 1 and "--shard" in lines[0]
     assert not list(tmp_path.rglob("*.json"))
+
+
+def test_different_n_or_settings_never_share_a_record(setup, tmp_path):
+    """--n 4 then --n 3 (or other PGD steps) into one results folder: two records, the first untouched."""
+    victim = setup[1]
+    four = execute_run(_plan(setup, n=4), victim, tmp_path)
+    before = four.read_bytes()
+    three = execute_run(_plan(setup, n=3), victim, tmp_path)
+    assert three != four and four.read_bytes() == before
+    recipe = load_recipe("pgd")
+    a, b = (_plan(setup, "pgd", n=3, variant=v) for v in (embedding_variants(recipe, eps=[0.1], steps=2)[0],
+                                                           embedding_variants(recipe, eps=[0.1], steps=3)[0]))
+    assert a.identity_hash() != b.identity_hash() and a.run_path(tmp_path, (1, 1)) != b.run_path(tmp_path, (1, 1))
+    record = read_record(three)
+    assert record.task["n"] == 3 and len(record["outcomes"]) == 3 and record["outcomes"][0] in ("successful", "failed", "skipped")

@@ -145,3 +145,24 @@ def test_filename_names_n_and_identity():
     other = replace(attack, identity={**attack.identity, "n": 4})
     assert record_filename(other) != record_filename(attack)
     assert isinstance(attack, Record)
+
+
+def test_report_keeps_one_record_per_identity(tmp_path):
+    """The same run twice (e.g. another machine's copy under another folder name) is a rerun, not a second
+    seed: the report keeps the newest and says which one it set aside."""
+    from rsebench.report.collect import collect
+
+    trained = {"name": "simcse", "method": "simcse", "spec_hash": "s1", "train_seed": 0, "data_hash": "d", "backbone": "b",
+               "total_steps": 10, "pooler": "mean", "fingerprint": "aaaa"}
+    first = make_record("sts", model={**trained, "key": model_key(trained)}, task={"name": "stsb", "split": "test", "n": 3,
+                        "variant": "original"}, metrics={"spearman_cosine": 0.5}, settings={}, timings={},
+                        identity={"task": "stsb", "split": "test", "variant": "original"})
+    first.created = "2026-01-01T00:00:00+00:00"
+    rerun = replace(first, model={**first.model, "name": "simcse-other-machine", "fingerprint": "bbbb"},
+                    metrics={"spearman_cosine": 0.5000001}, created="2026-02-01T00:00:00+00:00")
+    old_path = write_record(first, tmp_path)
+    new_path = write_record(rerun, tmp_path)
+    assert old_path != new_path and first.identity_hash == rerun.identity_hash
+    collection = collect(tmp_path)
+    assert [r["metrics"]["spearman_cosine"] for r in collection.records] == [0.5000001]
+    assert any("rerun" in line and str(old_path.relative_to(tmp_path)) in line for line in collection.skipped)

@@ -22,25 +22,23 @@ def option(default: Any = dataclasses.MISSING, help: str = "", **metadata: Any) 
     return dataclasses.field(default=default, metadata=meta)
 
 
-def positive_int(text: str) -> int:
+def _bounded_int(text: str, low: int, high: int | None, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} must be a positive integer")
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer{what}") from None
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"{value} is out of range{what}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _bounded_int(text, 1, None, " (use a positive integer)")
 
 
 def seed_int(text: str) -> int:
     """A seed: an integer in 0 .. 2**32 - 1 (what NumPy and torch accept)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer seed (use 0 .. 4294967295)") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"seed {value} is out of range; use 0 .. 4294967295")
-    return value
+    return _bounded_int(text, 0, 2**32 - 1, " for a seed (use 0 .. 4294967295)")
 
 
 def positive_float(text: str) -> float:

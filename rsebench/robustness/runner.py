@@ -482,7 +482,9 @@ def build_record(headers: list[dict], lines: list[dict], results_dir: str | Path
         "attack", model=first["model"], task=task, metrics=metrics, settings=settings,
         timings={"attack_seconds": round(seconds, 3), "examples_per_second": len(lines) / seconds if seconds else None,
                  "victim_train_seconds": victim.get("train_seconds")},
-        identity=identity, seed=spec["seed"], spec_hash=first["spec_hash"], example_ids=spec["ids"], victim=victim_section,
+        identity=identity, seed=spec["seed"], spec_hash=first["spec_hash"], example_ids=spec["ids"],
+        outcomes=[line["result_type"] for line in lines],  # aligned with example_ids: what paired tests compare
+        victim=victim_section,
         resources={"substitutes": substitutes, "bundled": recipe.get("resources", {}).get("bundled_files", [])},
         faithfulness=recipe.get("faithfulness", {}), description=recipe.get("description", ""),
         run_files=[str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in run_files],
