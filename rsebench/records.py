@@ -287,13 +287,16 @@ def upgrade_v1(payload: dict, source: str) -> dict:
             label = variant + label[len(recipe):]
         task.update(recipe=recipe, variant=variant, attack=label)
         ids = payload.get("example_ids") or []
-        identity.update(dataset=task.get("name"), split=task.get("split"), example_ids=spec_hash({"ids": ids}),
-                        run_spec=payload.get("spec_hash"), seed=payload.get("seed"))
+        identity.update(dataset=task.get("name"), split=task.get("split"), example_ids=spec_hash({"ids": ids}), attack=label,
+                        victim=task.get("victim"), settings=payload["settings"], run_spec=payload.get("spec_hash"),
+                        seed=payload.get("seed"))
     elif kind == "sts":
         task.setdefault("variant", payload["settings"].get("variant", "original"))
         identity.update(task=task.get("name"), split=task.get("split"), variant=task["variant"])
     elif kind == "transfer":
         identity.update(task=task.get("name"), split=task.get("split"), settings=payload["settings"], seed=payload.get("seed"))
+    else:
+        task.setdefault("n", None)
     upgraded = {**payload, "schema": SCHEMA, "model": model, "task": task, "identity": identity}
     upgraded.pop("identity_hash", None)
     return upgraded

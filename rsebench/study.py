@@ -505,16 +505,7 @@ def _run_measurement(job, encoder, key: str, index: RecordIndex) -> None:
 
 
 def render_study_report(study: Study, results_dir: str) -> list[Path]:
+    """The study's tables (with intervals and the comparisons against its reference) and plots."""
     from rsebench.report.render import render_report
 
-    return render_report(results_dir, formats=("latex", "markdown", "csv"), plots=True, **_reference_kwargs(study))
-
-
-def _reference_kwargs(study: Study) -> dict:
-    import inspect
-
-    from rsebench.report.render import render_report
-
-    if study.reference and "reference" in inspect.signature(render_report).parameters:
-        return {"reference": study.reference}
-    return {}
+    return render_report(results_dir, formats=("latex", "markdown", "csv"), plots=True, reference=study.reference)

@@ -8,6 +8,7 @@ import pytest
 from rsebench.errors import UserError
 from rsebench.evaluate import transfer
 from rsebench.records import validate
+from rsebench.stats import wilson_interval
 
 
 def _blobs(n: int, separable: bool, seed: int = 0):
@@ -78,6 +79,10 @@ def test_tasks_run_on_small_slices_and_make_valid_records(tiny_encoder, task):
     assert record["kind"] == "transfer" and record["task"]["name"] == task and record["seed"] == 1
     assert ("f1" in record["metrics"]) == (task == "mrpc")
     assert ("accuracy_std" in record["metrics"]) == (task == "mr")
+    # Wilson over the scored examples: every example once for CV tasks, the test split otherwise
+    n = result.n_test
+    assert result.n_correct == pytest.approx(result.accuracy * n, abs=0.5 if task != "mr" else 2)
+    assert record["metrics"]["accuracy_ci95"] == pytest.approx(list(wilson_interval(result.n_correct, n)))
     if task == "sst2":
         assert record["task"]["n_per_split"] == {"train": 120, "dev": 120, "test": 120}
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from rsebench.errors import UserError
 from rsebench.records import read_records
 from rsebench.registry import method_label, methods
+from rsebench.stats import wilson_interval
 
 # The metrics a record needs before a table can use it.
 REQUIRED_METRICS = {
@@ -102,3 +103,41 @@ def collect(results_dir: str | Path) -> Collection:
         raise UserError(f"no usable sts, transfer or attack records under {results_dir}{detail}; "
                         "run 'rsebench eval' or 'rsebench attack' first, or pass --results-dir")
     return Collection(usable, skipped, ignored)
+
+
+# How each metric's 95% interval is obtained (for notes and the CSV's ci_method column).
+INTERVAL_METHODS = {"spearman_cosine": "bootstrap over pairs", "pearson_cosine": "bootstrap over pairs", "accuracy": "Wilson",
+                    "original_accuracy": "Wilson", "accuracy_under_attack": "Wilson", "attack_success_rate": "Wilson",
+                    "victim_clean_accuracy": "Wilson"}
+
+
+def interval_of(record: dict, metric: str) -> tuple[float, float] | None:
+    """A record's 95% interval of `metric`: `metrics.<metric>_ci95` when the record has it; otherwise,
+    for records written before intervals existed, the Wilson interval recomputed from the record's
+    counts (attack proportions, victim and transfer accuracy). None when neither is possible (e.g.
+    an old STS record: its pairs are not stored, so no bootstrap)."""
+    metrics = record.get("metrics", {})
+    stored = metrics.get(f"{metric}_ci95")
+    if isinstance(stored, list) and len(stored) == 2 and all(isinstance(v, (int, float)) for v in stored):
+        return float(stored[0]), float(stored[1])
+    if f"{metric}_ci95" in metrics:  # written as null: undefined (e.g. ASR with nothing attacked)
+        return None
+    try:
+        if record["kind"] == "attack":
+            s, f, k = (int(metrics[name]) for name in ("successful_attacks", "failed_attacks", "skipped_attacks"))
+            if metric == "original_accuracy":
+                return wilson_interval(s + f, s + f + k)
+            if metric == "accuracy_under_attack":
+                return wilson_interval(f, s + f + k)
+            if metric == "attack_success_rate":
+                return wilson_interval(s, s + f)
+            if metric == "victim_clean_accuracy":
+                n = int(record.get("victim", {}).get("clean_accuracy_examples") or 0)
+                return wilson_interval(round(float(metrics[metric]) * n), n) if n else None
+        if record["kind"] == "transfer" and metric == "accuracy":
+            n = int(record["task"].get("n") or 0)
+            correct = metrics.get("correct_examples")
+            return wilson_interval(int(correct) if correct is not None else round(float(metrics["accuracy"]) * n), n) if n else None
+    except (KeyError, TypeError, ValueError):
+        return None  # counts missing or inconsistent: no interval rather than a crash
+    return None

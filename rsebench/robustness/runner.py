@@ -23,7 +23,7 @@ from rsebench.data import DATASETS, LabeledTexts, dataset_info, load_dataset
 from rsebench.errors import UserError
 from rsebench.records import _slug, make_record, model_folder, now, spec_hash, write_record
 from rsebench.robustness.embedding_attack import EmbeddingAttackConfig, attack_example, example_generator, resolve_step_size
-from rsebench.robustness.metrics import attack_metrics
+from rsebench.robustness.metrics import attack_metrics, victim_accuracy_interval
 from rsebench.robustness.recipes import RecipeSpec, build_attack
 from rsebench.seeding import example_digest, seed_everything
 
@@ -465,6 +465,7 @@ def build_record(headers: list[dict], lines: list[dict], results_dir: str | Path
     identity = first["identity"]
     metrics = attack_metrics(lines)
     metrics["victim_clean_accuracy"] = victim["clean_accuracy"]
+    metrics["victim_clean_accuracy_ci95"] = victim_accuracy_interval(victim["clean_accuracy"], victim.get("clean_accuracy_examples"))
     substitutes = {}
     for header in headers:
         substitutes.update(header.get("resources") or {})
