@@ -49,7 +49,7 @@ def test_records_carry_seeded_bootstrap_intervals_over_the_pooled_pairs():
     subsets = ["a"] * 100 + ["b"] * 100
     data = SentencePairScores("toy", "test", "original", s1, s2, gold, subsets, [str(i) for i in range(200)])
     result = score_pairs(LookupEncoder(table), data)
-    model = {"name": "lookup", "key": "lookup"}
+    model = {"name": "lookup", "key": "lookup", "method": "pretrained"}
     record = sts_record(result, model, {"variant": "original"})
     again = sts_record(score_pairs(LookupEncoder(table), data), model, {"variant": "original"})
     m = record["metrics"]

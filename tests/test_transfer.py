@@ -7,7 +7,7 @@ import pytest
 
 from rsebench.errors import UserError
 from rsebench.evaluate import transfer
-from rsebench.records import validate
+from rsebench.records import model_section, validate
 from rsebench.stats import wilson_interval
 
 
@@ -74,7 +74,7 @@ def test_tasks_run_on_small_slices_and_make_valid_records(tiny_encoder, task):
     result = transfer.evaluate_transfer_task(tiny_encoder, task, seed=1, max_examples=120, outer_folds=3, inner_folds=2)
     assert 0.0 <= result.accuracy <= 1.0 and result.seconds > 0
     assert result.settings["max_examples"] == 120
-    record = transfer.transfer_record(result, {"name": "tiny-bert", "method": "random"}, seed=1)
+    record = transfer.transfer_record(result, model_section(tiny_encoder, "tiny"), seed=1)
     validate(record)
     assert record["kind"] == "transfer" and record["task"]["name"] == task and record["seed"] == 1
     assert ("f1" in record["metrics"]) == (task == "mrpc")
