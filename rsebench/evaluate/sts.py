@@ -65,7 +65,7 @@ def score_pairs(encoder, data: SentencePairScores, batch_size: int = 64) -> STSR
         mask = subsets == subset
         if mask.sum() > 2 and len(set(data.subsets)) > 1:
             s, p = correlations(predicted[mask], gold[mask])
-            per_subset[subset] = {"spearman_cosine": s, "pearson_cosine": p, "n": int(mask.sum())}
+            per_subset[subset] = {"spearman_cosine": _defined(s), "pearson_cosine": _defined(p), "n": int(mask.sum())}
     return STSResult(data.name, data.split, data.variant, len(data), spearman, pearson, per_subset, time.perf_counter() - start,
                      predicted=predicted, gold=gold)
 
@@ -74,6 +74,10 @@ def evaluate_sts(encoder, tasks: list[str] | tuple[str, ...] = STS_TASKS, varian
                  batch_size: int = 64) -> list[STSResult]:
     """Score each STS task (test splits unless `split` says otherwise, e.g. 'dev' for STS-B model selection)."""
     return [score_pairs(encoder, load_dataset(task, split, variant), batch_size) for task in tasks]
+
+
+def _defined(value: float) -> float | None:
+    return None if value != value else value
 
 
 def record_intervals(result: STSResult, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> dict:
@@ -100,7 +104,8 @@ def sts_record(result: STSResult, model: dict, settings: dict):
         "sts",
         model=model,
         task={"name": result.task, "split": result.split, "n": result.n, "variant": result.variant},
-        metrics={"spearman_cosine": result.spearman, "pearson_cosine": result.pearson, **record_intervals(result)},
+        # NaN (a correlation with a constant vector) is undefined: null in strict JSON.
+        metrics={"spearman_cosine": _defined(result.spearman), "pearson_cosine": _defined(result.pearson), **record_intervals(result)},
         settings={**settings, "bootstrap": bootstrap},
         timings={"seconds": result.seconds},
         identity=sts_identity(result.task, result.split, result.variant, settings.get("similarity", "cosine")),

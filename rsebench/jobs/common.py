@@ -14,34 +14,17 @@ def check_device(device: str | None) -> None:
     """A device string torch understands and this machine has; UserError otherwise (before any model loads)."""
     if device is None:
         return
-    import torch
+    from rsebench.encoder import resolve_device
 
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise UserError(f"unknown device '{device}'; use cpu, cuda or cuda:N") from None
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: this torch build sees no CUDA GPU; drop --device (CPU is used) or install a CUDA torch")
-    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
-        raise UserError(f"--device {device}: only {torch.cuda.device_count()} GPU(s) present")
-    if parsed.type not in ("cpu", "cuda", "mps"):
-        raise UserError(f"unsupported device '{device}'; use cpu or cuda")
+    resolve_device(device)
 
 
 def check_results_dir(results_dir: str | Path) -> None:
-    """The results folder must be a folder we can write (or create)."""
-    root = Path(results_dir)
-    if root.exists() and not root.is_dir():
-        raise UserError(f"results directory {root} is a file; give a folder with --results-dir")
-    probe = root
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise UserError(f"cannot create results directory {root}: {probe} is a file; give another --results-dir")
-    import os
+    """The results folder must be a folder we can write (or create); probed with a temporary file, which
+    also catches read-only file systems and holds for root, where permission bits say yes."""
+    from rsebench.paths import check_writable_folder
 
-    if not os.access(probe, os.W_OK):
-        raise UserError(f"cannot write to {probe}: permission denied; give another --results-dir")
+    check_writable_folder(results_dir, "--results-dir")
 
 
 def model_option():

@@ -112,6 +112,7 @@ def run_from_args(args: argparse.Namespace) -> int:
 
     from rsebench.encoder import load_encoder
     from rsebench.progress import say
+    from rsebench.records import write_text_atomic
     from rsebench.robustness.runner import select_examples
     from rsebench.robustness.victim import VictimSettings, build_victim
 
@@ -129,6 +130,6 @@ def run_from_args(args: argparse.Namespace) -> int:
     say(f"speed-up {report['speedup']:.2f}x; identical outcomes: {report['identical_outcomes']}"
         + (f" (differ: {report['differing_examples']})" if report["differing_examples"] else ""))
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        write_text_atomic(Path(args.json), json.dumps(report, indent=2, allow_nan=False) + "\n", fix="choose another --json file")
     print(json.dumps(report))
     return 0

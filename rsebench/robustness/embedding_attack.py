@@ -20,6 +20,7 @@ the L-inf and L2 norms of the successful perturbations instead.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -43,10 +44,12 @@ class EmbeddingAttackConfig:
     def __post_init__(self):
         if self.norm not in NORMS:
             raise UserError(f"unknown norm '{self.norm}'; choose one of: {', '.join(NORMS)}")
-        if not self.eps > 0:
-            raise UserError(f"eps must be positive, got {self.eps}")
+        if not (self.eps > 0 and math.isfinite(self.eps)):
+            raise UserError(f"eps must be a positive finite number, got {self.eps}")
         if self.steps < 1:
             raise UserError(f"steps must be at least 1, got {self.steps}")
+        if not (self.step_size > 0 and math.isfinite(self.step_size)):
+            raise UserError(f"step size must be a positive finite number, got {self.step_size}")
 
 
 def resolve_step_size(rule: str | float, eps: float, steps: int) -> float:

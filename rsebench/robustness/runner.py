@@ -152,33 +152,93 @@ def embedding_variants(recipe: RecipeSpec, eps: list[float] | None = None, steps
 # Run files
 
 
+def _line_problem(item, header: dict | None, first: bool) -> str | None:
+    """Why a parsed run-file line cannot be used (None when it can)."""
+    if not isinstance(item, dict):
+        return "not a JSON object"
+    if first or item.get("type") == "header":
+        if not first:
+            return "a second header line"
+        if item.get("type") != "header":
+            return "the first line is not the header"
+        return None if isinstance(item.get("positions"), list) and "spec_hash" in item else "a header without positions or spec hash"
+    if item.get("type") != "example":
+        return f"unknown line type {item.get('type')!r}"
+    position = item.get("position")
+    if isinstance(position, bool) or not isinstance(position, int) or not isinstance(item.get("result_type"), str):
+        return "an example line without position or result type"
+    if header is not None and position not in header["positions"]:
+        return f"position {position} is not one of this shard's examples"
+    return None
+
+
 def _read_run(path: Path, repair: bool = False) -> tuple[dict | None, list[dict]]:
-    """Header and complete example lines. With `repair` (only for the run this process is about to
-    continue) a torn last line from a kill mid-write is cut off the file; another shard's file may be
-    mid-write in a concurrent process and is only read."""
+    """Header and complete example lines.
+
+    A torn last line (no newline: a kill mid-write) is ignored. A corrupt line inside the file is
+    reported (`say`) with its line number and skipped, so only its example is redone; the good lines
+    after it are kept. With `repair` (only for the run this process is about to continue, under its
+    lock) the torn tail is cut off, and corrupt lines are moved to `<run file>.corrupt` with the file
+    rewritten without them. A corrupt header is refused: the example lines cannot be checked against it.
+    """
+    from rsebench.progress import say
+
     if not path.is_file():
         return None, []
-    raw = path.read_bytes()
-    header, lines, good = None, [], 0
-    while good < len(raw):
-        end = raw.find(b"\n", good)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise UserError(f"cannot read run file {path} ({err.strerror or err}); check its permissions") from None
+    header, lines, kept, corrupt = None, [], [], []
+    start, number, seen_first = 0, 0, False
+    while start < len(raw):
+        end = raw.find(b"\n", start)
         if end == -1:
-            break  # no newline: the line was cut short
-        chunk = raw[good:end]
-        if chunk.strip():
-            try:
-                item = json.loads(chunk)
-            except ValueError:
-                break
-            if item.get("type") == "header":
-                header = item
-            elif item.get("type") == "example":
-                lines.append(item)
-        good = end + 1
-    if repair and good < len(raw):
+            break  # no newline: the last line was cut short by a kill
+        number += 1
+        chunk = raw[start:end]
+        start = end + 1
+        if not chunk.strip():
+            continue
+        try:
+            item = json.loads(chunk)
+            problem = _line_problem(item, header, first=not seen_first)
+        except ValueError:
+            item, problem = None, "not valid JSON"
+        if problem is not None and not seen_first:
+            raise UserError(f"{path}:{number}: the run file's header line is corrupt ({problem}); "
+                            "rerun with --restart to discard the file and attack its examples again")
+        seen_first = True
+        if problem is not None:
+            corrupt.append((number, chunk))
+            say(f"[yellow]warning:[/] {path}:{number}: corrupt line skipped ({problem}); its example will be redone")
+            continue
+        kept.append(chunk)
+        if item["type"] == "header":
+            header = item
+        else:
+            lines.append(item)
+    if repair and corrupt:
+        _drop_corrupt_lines(path, kept, corrupt)
+    elif repair and start < len(raw):
         with path.open("r+b") as handle:
-            handle.truncate(good)
+            handle.truncate(start)
     return header, lines
+
+
+def _drop_corrupt_lines(path: Path, kept: list[bytes], corrupt: list[tuple[int, bytes]]) -> None:
+    """Keep the corrupt lines beside the run file (for inspection) and rewrite it with the good ones."""
+    aside = path.with_name(path.name + ".corrupt")
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with aside.open("ab") as handle:
+            for number, chunk in corrupt:
+                handle.write(f"# {path.name} line {number}:\n".encode() + chunk + b"\n")
+        tmp.write_bytes(b"".join(chunk + b"\n" for chunk in kept))
+        tmp.replace(path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot repair run file {path} ({err.strerror or err}); free disk space or fix permissions") from None
 
 
 def seed_example(seed: int, example_id: str) -> None:
@@ -218,7 +278,28 @@ def _example_input(examples: LabeledTexts, position: int):
 def execute_run(plan: RunPlan, victim, results_dir: str | Path, shard: tuple[int, int] = (1, 1), restart: bool = False,
                 stop_after: int | None = None) -> Path | None:
     """Attack this shard's examples not yet in its run file; returns the record path once every
-    shard is complete (else None). `stop_after` ends early after that many new examples (tests)."""
+    shard is complete (else None). `stop_after` ends early after that many new examples (tests).
+
+    The run file is locked (`<run file>.lock`) while this process writes it: a second process on the
+    same shard gets one error line instead of writing every example twice.
+    """
+    from rsebench.locks import held
+    from rsebench.paths import check_writable_folder
+
+    check_writable_folder(results_dir, "--results-dir")
+    path = plan.run_path(results_dir, shard)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--results-dir {results_dir}: cannot create {path.parent} ({err.strerror or err}); "
+                        "choose a writable folder") from None
+    shard_text = "" if shard[1] == 1 else f" shard {shard[0]}/{shard[1]}"
+    with held(path.with_name(path.name + ".lock"), f"attacking {plan.attack_name} on {plan.dataset}{shard_text} into {path}"):
+        return _execute_locked(plan, victim, results_dir, shard, restart, stop_after)
+
+
+def _execute_locked(plan: RunPlan, victim, results_dir: str | Path, shard: tuple[int, int], restart: bool,
+                    stop_after: int | None) -> Path | None:
     from rsebench.progress import progress_bar, say
 
     path = plan.run_path(results_dir, shard)
@@ -269,19 +350,39 @@ def execute_run(plan: RunPlan, victim, results_dir: str | Path, shard: tuple[int
     return merge_shards(plan, results_dir, shard[1])
 
 
+def _json_line(item: dict) -> str:
+    """One strict-JSON line: a NaN or infinite number (a broken model's scores) is refused, not written."""
+    try:
+        return json.dumps(item, ensure_ascii=False, sort_keys=True, allow_nan=False) + "\n"
+    except ValueError:
+        where = f"example {item.get('id')}" if item.get("type") == "example" else "the run header"
+        raise UserError(f"{where} produced a NaN or infinite number; the victim's outputs are not finite: "
+                        "check the model's weights (e.g. re-train it)") from None
+
+
 def _write_lines(path: Path, items: list[dict], mode: str) -> None:
-    with path.open(mode, encoding="utf-8") as handle:
-        for item in items:
-            handle.write(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n")
-        handle.flush()
+    """Append (or write) whole lines; a failed write (full disk) is one error line, and the torn line it
+    may leave is cut off when the run resumes."""
+    text = "".join(_json_line(item) for item in items)
+    try:
+        with path.open(mode, encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+    except OSError as err:
+        raise UserError(f"cannot write run file {path} ({err.strerror or err}); free disk space or fix permissions, "
+                        "then rerun the same command: the run resumes after its last complete line") from None
 
 
 def _rewrite_header(path: Path, header: dict) -> None:
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    lines[0] = json.dumps(header, ensure_ascii=False, sort_keys=True) + "\n"
+    lines[0] = _json_line(header)
     tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(lines), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text("".join(lines), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write run file {path} ({err.strerror or err}); free disk space or fix permissions") from None
 
 
 def _attacker(plan: RunPlan, victim):

@@ -8,7 +8,9 @@
 Pair tasks (SNLI, MNLI) feed premise and hypothesis to the tokenizer as one pair, exactly as a
 TextAttack model wrapper does with its two text columns. Victims are cached under
 `cache_dir("victims")` by (encoder fingerprint, dataset, kind, seed, training settings, training-data
-hash) as safetensors weights plus a JSON meta file; nothing is pickled.
+hash) as safetensors weights plus a JSON meta file; nothing is pickled. An entry is written into a
+temporary folder and renamed into place while holding `<key>.lock`, so a half-written entry is never
+read; an entry that fails its checks (unreadable meta, corrupt weights, keys that do not fit) is rebuilt.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -147,10 +151,20 @@ def assert_matches_checkpoint(encoder: SentenceEncoder, reference: SentenceEncod
 # Training
 
 
-def training_data(dataset: str, settings: VictimSettings) -> LabeledTexts:
-    """The victim's training examples: the dataset's bundled training split, or the user's file."""
+def training_data(dataset: str, settings: VictimSettings, label_names: list[str] | None = None) -> LabeledTexts:
+    """The victim's training examples: the dataset's bundled training split, or the user's file.
+
+    A user's file is read with the attack set's own label order (`label_names`, looked up when not
+    given): label names map onto it (entailment/neutral/contradiction onto SNLI's 0/1/2), integer labels
+    must be its class indices."""
     if settings.train_file:
-        data = load_user_file(Path(settings.train_file), split="train")
+        if label_names is None:
+            info = dataset_info(dataset)
+            if info.attack_split is None:
+                raise UserError(f"dataset '{dataset}' has no attack set; choose one of: "
+                                f"{', '.join(sorted(n for n, i in DATASETS.items() if i.attack_split))}")
+            label_names = load_dataset(dataset, info.attack_split).label_names
+        data = load_user_file(Path(settings.train_file), split="train", label_names=label_names)
         if not isinstance(data, LabeledTexts):
             raise UserError(f"{settings.train_file} looks like an STS file; a victim needs a classification TSV (label + text columns)")
     else:
@@ -267,15 +281,16 @@ def build_victim(encoder: SentenceEncoder, dataset: str, settings: VictimSetting
 
     Loads from the cache when the same encoder, data and settings were trained before.
     """
-    from safetensors.torch import load_file, save_file
-
-    from rsebench.progress import say
+    from rsebench.locks import held
 
     if settings.kind not in VICTIM_KINDS:
         raise UserError(f"unknown victim kind '{settings.kind}'; choose one of: {', '.join(VICTIM_KINDS)}")
-    data = training_data(dataset, settings)
     attack_info = dataset_info(dataset)
+    if attack_info.kind != "classification" or attack_info.attack_split is None:
+        attackable = sorted(n for n, i in DATASETS.items() if i.attack_split)
+        raise UserError(f"dataset '{dataset}' has no attack set; choose one of: {', '.join(attackable)}")
     attack_set = load_dataset(dataset, attack_info.attack_split)
+    data = training_data(dataset, settings, attack_set.label_names)
     eval_set = attack_set
     if settings.eval_max is not None and len(attack_set) > settings.eval_max:
         eval_set = attack_set.subset(sorted(np.random.default_rng(settings.seed).permutation(len(attack_set))[: settings.eval_max].tolist()))
@@ -284,24 +299,79 @@ def build_victim(encoder: SentenceEncoder, dataset: str, settings: VictimSetting
                         f"use labels {attack_set.label_names} (or 0..{attack_set.num_labels - 1})")
     data_hash = text_hash(data.texts + (data.texts_b or []) + [str(label) for label in data.labels])
     key = victim_key(encoder, dataset, settings, data_hash)
-    folder = cache_dir("victims", key)
+    root = cache_dir("victims")
+    # One builder per cache entry; a second process wanting the same victim waits, then loads it.
+    with held(root / f"{key}.lock", f"building the {settings.kind} victim {key} for '{dataset}'", wait=True):
+        if use_cache:
+            cached = _load_cached(root / key, encoder, attack_set, settings)
+            if cached is not None:
+                return cached
+        return _train_and_store(root, key, encoder, data, data_hash, attack_set, eval_set, attack_info, dataset, settings)
+
+
+def _load_cached(folder: Path, encoder: SentenceEncoder, attack_set: LabeledTexts,
+                 settings: VictimSettings) -> tuple[Victim, dict] | None:
+    """The cached victim in `folder`, or None when there is none or it fails a check (then it is removed)."""
+    from safetensors.torch import load_file
+
+    from rsebench.encoder import check_safetensors
+    from rsebench.progress import say
+
+    if not folder.exists():
+        return None
     weights_path, meta_path = folder / "victim.safetensors", folder / "meta.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or meta.get("encoder_fingerprint") != encoder.fingerprint():
+            raise ValueError("made for another encoder")
+        check_safetensors(weights_path)
+        victim = _victim_from_state(encoder, attack_set.num_labels, settings, attack_set.label_names)
+        missing, unexpected = victim.load_state_dict(load_file(str(weights_path)), strict=False)
+        if settings.kind == "probe":
+            missing = [k for k in missing if not k.startswith("encoder.")]
+        if missing or unexpected:
+            raise ValueError("its weights do not fit this encoder")
+        clean_accuracy = float(meta["clean_accuracy"])
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, UserError) as err:
+        say(f"[yellow]warning:[/] victim cache {folder} is unusable ({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
+            "rebuilding it")
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    victim.eval()
+    if settings.kind == "probe":
+        victim.encoder.requires_grad_(False)
+    meta["cached"] = True
+    say(f"victim: cached {settings.kind} ({folder}), clean accuracy {100 * clean_accuracy:.1f}%")
+    return victim, meta
+
+
+def _store(root: Path, key: str, state: dict[str, torch.Tensor], meta: dict) -> None:
+    """Write the entry into a temporary folder, then rename it into place (the caller holds the lock)."""
+    from safetensors.torch import save_file
+
+    from rsebench.progress import say
+
+    for leftover in root.glob(f".{key}.tmp-*"):  # from a killed builder
+        shutil.rmtree(leftover, ignore_errors=True)
+    tmp, folder = root / f".{key}.tmp-{os.getpid()}", root / key
+    try:
+        tmp.mkdir()
+        save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(tmp / "victim.safetensors"))
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    except Exception as err:  # noqa: BLE001 - a cache that cannot be written costs a retrain next time, not this run
+        shutil.rmtree(tmp, ignore_errors=True)
+        say(f"[yellow]warning:[/] could not cache the victim in {folder} ({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
+            "continuing without caching it")
+
+
+def _train_and_store(root: Path, key: str, encoder: SentenceEncoder, data: LabeledTexts, data_hash: str, attack_set: LabeledTexts,
+                     eval_set: LabeledTexts, attack_info, dataset: str, settings: VictimSettings) -> tuple[Victim, dict]:
+    from rsebench.progress import say
+
     victim = _victim_from_state(encoder, attack_set.num_labels, settings, attack_set.label_names)
-    if use_cache and weights_path.is_file() and meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("encoder_fingerprint") == encoder.fingerprint():
-            state = load_file(str(weights_path))
-            missing, unexpected = victim.load_state_dict(state, strict=False)
-            if settings.kind == "probe":
-                missing = [k for k in missing if not k.startswith("encoder.")]
-            if missing or unexpected:
-                raise UserError(f"cached victim {folder} does not fit this encoder; delete that folder and rerun")
-            victim.eval()
-            if settings.kind == "probe":
-                victim.encoder.requires_grad_(False)
-            meta["cached"] = True
-            say(f"victim: cached {settings.kind} ({folder}), clean accuracy {100 * meta['clean_accuracy']:.1f}%")
-            return victim, meta
     assert_matches_checkpoint(victim.encoder, encoder)
     say(f"victim: training a {settings.kind} on {len(data)} '{data.name}' examples")
     start = time.perf_counter()
@@ -323,8 +393,7 @@ def build_victim(encoder: SentenceEncoder, dataset: str, settings: VictimSetting
     state = victim.state_dict()
     if settings.kind == "probe":  # the frozen encoder is the checkpoint itself: store the head only
         state = {k: v for k, v in state.items() if not k.startswith("encoder.")}
-    save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(weights_path))
-    meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    _store(root, key, state, meta)
     say(f"victim: {settings.kind} clean accuracy {100 * clean_accuracy:.1f}% on {len(eval_set)} '{dataset}' attack-split examples")
     return victim, meta
 

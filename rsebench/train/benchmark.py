@@ -129,6 +129,7 @@ def run_from_args(args) -> int:
     from rsebench.train.spec import parse_set_items
     from rsebench.errors import UserError
     from rsebench.progress import say
+    from rsebench.records import write_text_atomic
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in method_names()]
@@ -149,5 +150,5 @@ def run_from_args(args) -> int:
     if args.json:
         payload = {"model": encoder.name, "batch_size": int(batch["input_ids"].shape[0]), "tokens": int(batch["input_ids"].shape[1]),
                    "threads": torch.get_num_threads(), "repeats": args.repeats, "rows": rows}
-        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+        write_text_atomic(Path(args.json), json.dumps(payload, indent=2, allow_nan=False) + "\n", fix="choose another --json file")
     return 0

@@ -6,6 +6,7 @@ that field's type, so a typo or a wrong type is a clear error instead of a silen
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import tomllib
@@ -13,6 +14,7 @@ import tomllib
 from rsebench.errors import UserError
 from rsebench.records import spec_hash
 from rsebench.registry import method_info
+from rsebench.seeding import check_seed
 
 COMMON_FIELDS = ("method", "lr", "epochs", "batch_size", "max_length", "warmup_ratio", "weight_decay", "grad_clip", "seed",
                  "mixed_precision", "temperature", "pooler", "projection_mlp", "eval_every", "dev_size", "save_every")
@@ -82,8 +84,11 @@ def validate_spec(spec: dict[str, Any]) -> None:
     if spec["batch_size"] < 2:
         raise UserError("batch_size must be at least 2: InfoNCE needs in-batch negatives")
     for key, value in spec.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"spec field '{key}' must be a finite number, got {value}")
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
             raise UserError(f"spec field '{key}' must not be negative, got {value}")
+    check_seed(spec["seed"], "seed (--seed)")
     if spec.get("rtd_mask_ratio", 0.5) > 1 or spec.get("dup_rate", 0.0) > 1:
         raise UserError("ratios (rtd_mask_ratio, dup_rate) must lie in [0, 1]")
 

@@ -7,11 +7,17 @@ Output folder layout (`out_dir`):
     rsebench.json                                       metadata: method, spec + hash, seed, data hash, best dev, versions
     training_state/                                     resume point: weights of every trained module (safetensors),
                                                         optimiser/scheduler/RNG (plain tensors, loaded weights_only)
+    .rsebench-train.lock                                while a process trains into the folder (see rsebench.locks)
+
+Safety: the model, the corpus and the output location are checked before anything in `out_dir` is
+removed; saves go to a temporary folder and are swapped in, and what a killed save leaves behind is
+recognised and cleaned by the next run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, replace
@@ -29,6 +35,9 @@ MODEL_FILES = ("config.json", "model.safetensors", "modules.json", "sentence_ber
                "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt", "added_tokens.json",
                "sentencepiece.bpe.model", "spiece.model")
 MODEL_DIRS = ("1_Pooling", "2_Normalize", STATE_DIR)
+LOCK_FILE = ".rsebench-train.lock"
+STATE_TMP, STATE_OLD = f".{STATE_DIR}.tmp", f".{STATE_DIR}.old"  # a save in progress; the state it replaces
+CHECKPOINT_TMP = ".checkpoint.tmp"  # the inference model being written
 
 
 @dataclass
@@ -55,13 +64,47 @@ def _run_identity(out: Path) -> dict | None:
     return None
 
 
+def refuse_model_in_out(model: str | Path, out: Path) -> None:
+    """`--model X --out X` (or a model inside --out) would train over, or delete, its own base model."""
+    if not isinstance(model, (str, Path)) or str(model) == "default":
+        return
+    path = Path(model).expanduser()
+    if not path.exists():
+        return
+    base, target = path.resolve(), out.expanduser().resolve()
+    if base == target or target in base.parents:
+        raise UserError(f"--model {model} lies in --out {out}: the run would write over (or with --overwrite delete) its own "
+                        "base model; give a new folder as --out")
+
+
+def recover_interrupted_save(out: Path) -> None:
+    """Clean what a save killed half-way leaves (see `save_state`): a complete previous state moved
+    aside as `.training_state.old` is put back; half-written folders are removed."""
+    from rsebench.progress import say
+
+    final, old = out / STATE_DIR, out / STATE_OLD
+    if old.is_dir() and not final.exists():
+        old.rename(final)
+        say(f"train: {out}: restored the last complete training state (a save was interrupted while swapping it)")
+    for name in (STATE_TMP, STATE_OLD, CHECKPOINT_TMP):
+        if (out / name).exists():
+            shutil.rmtree(out / name)
+            say(f"train: {out}: removed {name}, left by an interrupted save")
+
+
+def _run_files(out: Path) -> list[Path]:
+    return [p for p in out.iterdir() if p.name != LOCK_FILE]
+
+
 def prepare_out_dir(out: Path, identity: dict, overwrite: bool, resume: bool) -> bool:
     """Check `out` and return True when training should resume from its saved state."""
     if overwrite and resume:
         raise UserError("--overwrite and --resume exclude each other; choose one")
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder for the checkpoint")
-    if not out.exists() or not any(out.iterdir()):
+    if out.is_dir():
+        recover_interrupted_save(out)
+    if not out.exists() or not _run_files(out):
         if resume:
             raise UserError(f"nothing to resume in {out}: no saved training state; drop --resume to start a new run")
         return False
@@ -110,24 +153,46 @@ def _trainable_state(objective: Objective) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous().clone() for k, v in objective.state_dict().items()}
 
 
+def _write_failure(err: BaseException) -> str:
+    if isinstance(err, OSError):
+        return err.strerror or str(err)
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def save_state(out: Path, objective: Objective, optimizer, scheduler, info: dict) -> None:
-    """Write the resume point to a temporary folder, then swap it in (a kill never leaves half a state)."""
+    """Write the resume point to a temporary folder, then swap it in (a kill never leaves half a state).
+
+    A write that fails (full disk, quota, permissions) removes the temporary folder and raises one
+    UserError line; the previous `training_state/` is untouched. A kill mid-way leaves `.training_state.tmp`
+    (and, during the swap, `.training_state.old`): `recover_interrupted_save` cleans them on the next run.
+    """
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
-    tmp = out / f".{STATE_DIR}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    save_file(_trainable_state(objective), str(tmp / "objective.safetensors"))
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-    rng = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        rng["cuda"] = torch.cuda.get_rng_state_all()
-    torch.save(rng, tmp / "rng.pt")
-    (tmp / "state.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    tmp = out / STATE_TMP
     final = out / STATE_DIR
-    old = out / f".{STATE_DIR}.old"
+    old = out / STATE_OLD
+    try:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        save_file(_trainable_state(objective), str(tmp / "objective.safetensors"))
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        torch.save(rng, tmp / "rng.pt")
+        with (tmp / "state.json").open("w", encoding="utf-8") as handle:  # written last: its presence means complete
+            handle.write(json.dumps(info, indent=2, sort_keys=True, allow_nan=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except (OSError, RuntimeError, SafetensorError) as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = f"the previous state in {final} is intact" if final.is_dir() else "no earlier state was saved"
+        raise UserError(f"cannot save the training state in {out} ({_write_failure(err)}); {kept}: free disk space or fix "
+                        "permissions, then rerun with --resume") from None
     if final.exists():
         final.rename(old)
     tmp.rename(final)
@@ -135,10 +200,45 @@ def save_state(out: Path, objective: Objective, optimizer, scheduler, info: dict
         shutil.rmtree(old)
 
 
+def save_checkpoint(encoder, out: Path, metadata: dict) -> None:
+    """Write the inference model into `out` via a temporary folder: a failed write (full disk) leaves the
+    previous checkpoint's files as they were and raises one UserError line."""
+    tmp = out / CHECKPOINT_TMP
+    try:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        encoder.save(tmp, None)
+        (tmp / "rsebench.json").write_text(json.dumps(metadata, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    except (OSError, RuntimeError) as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise UserError(f"cannot save the model in {out} ({_write_failure(err)}); the previous checkpoint files are intact: "
+                        "free disk space or fix permissions, then rerun with --resume") from None
+    # Same file system: each rename is atomic. Weights first, the metadata naming them last.
+    entries = sorted(tmp.iterdir(), key=lambda p: (p.name != "model.safetensors", p.name == "rsebench.json", p.name))
+    for entry in entries:
+        _move_into(entry, out / entry.name)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _move_into(source: Path, target: Path) -> None:
+    if source.is_dir():
+        target.mkdir(exist_ok=True)
+        for child in source.iterdir():
+            _move_into(child, target / child.name)
+    else:
+        os.replace(source, target)
+
+
 def load_state(out: Path, objective: Objective, optimizer, scheduler) -> dict:
+    import pickle
+
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from rsebench.encoder import check_safetensors
+
     folder = out / STATE_DIR
+    check_safetensors(folder / "objective.safetensors", fix="the training state cannot be resumed: use --overwrite to retrain")
     try:
         info = json.loads((folder / "state.json").read_text(encoding="utf-8"))
         weights = load_file(str(folder / "objective.safetensors"))
@@ -146,8 +246,9 @@ def load_state(out: Path, objective: Objective, optimizer, scheduler) -> dict:
         optimizer_state = torch.load(folder / "optimizer.pt", weights_only=True, map_location="cpu")
         scheduler_state = torch.load(folder / "scheduler.pt", weights_only=True, map_location="cpu")
         rng = torch.load(folder / "rng.pt", weights_only=True, map_location="cpu")
-    except (OSError, ValueError, RuntimeError) as err:
-        raise UserError(f"cannot resume from {folder}: {str(err).splitlines()[0]}; use --overwrite to retrain") from None
+    except (OSError, ValueError, RuntimeError, EOFError, SafetensorError, pickle.UnpicklingError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"cannot resume from {folder}: {reason}; use --overwrite to retrain") from None
     objective.load_state_dict(weights)
     optimizer.load_state_dict(optimizer_state)
     scheduler.load_state_dict(scheduler_state)
@@ -179,6 +280,11 @@ def dev_set(size: int):
     return dev
 
 
+def _is_main_process() -> bool:
+    """Rank 0 (or a single process): launchers (accelerate, torchrun) set RANK before the script runs."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def train(method: str, spec: dict, model: str = "default", data: str | Path | None = None, max_sentences: int | None = None,
           max_steps: int | None = None, out_dir: str | Path = "checkpoints/run", overwrite: bool = False, resume: bool = False,
           results_dir: str | Path | None = "results", cpu: bool = False, encoder=None, sentences: list[str] | None = None,
@@ -188,7 +294,50 @@ def train(method: str, spec: dict, model: str = "default", data: str | Path | No
     `encoder` / `sentences` let Python callers pass an already built encoder or corpus;
     `stop_at_step` saves the training state and returns early (a planned interruption).
     `label` names the run in tables (e.g. a study's ablation arm); it is not part of the spec.
+
+    Before anything in `out_dir` is touched: the output location is checked (a folder, writable), the
+    base model must not lie in it, the corpus is read and the model loaded. Then `out_dir` is locked
+    (`.rsebench-train.lock`) for the whole run, so a second run into the same folder is refused.
     """
+    from rsebench.data import load_corpus
+    from rsebench.encoder import load_encoder
+    from rsebench.locks import held
+    from rsebench.paths import check_writable_folder
+
+    if overwrite and resume:
+        raise UserError("--overwrite and --resume exclude each other; choose one")
+    out = Path(out_dir)
+    check_writable_folder(out, "--out")
+    if results_dir is not None:
+        check_writable_folder(results_dir, "--results-dir")  # the record is written at the end: fail now, not then
+    if encoder is None:
+        refuse_model_in_out(model, out)
+    if sentences is None:
+        sentences = load_corpus(data, max_sentences)
+    if encoder is None:
+        encoder = load_encoder(model, pooler=spec["pooler"], device="cpu")
+    if not _is_main_process():
+        return _train_in_place(method, spec, model, data, max_sentences, max_steps, out_dir, overwrite, resume, results_dir, cpu,
+                               encoder, sentences, stop_at_step, show_progress, label)
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out {out}: cannot create the folder ({err.strerror or err}); choose another --out") from None
+    try:
+        with held(out / LOCK_FILE, f"training into {out}"):
+            return _train_in_place(method, spec, model, data, max_sentences, max_steps, out_dir, overwrite, resume, results_dir,
+                                   cpu, encoder, sentences, stop_at_step, show_progress, label)
+    finally:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a run refused before it wrote anything leaves no empty folder behind
+
+
+def _train_in_place(method: str, spec: dict, model: str, data: str | Path | None, max_sentences: int | None,
+                    max_steps: int | None, out_dir: str | Path, overwrite: bool, resume: bool, results_dir: str | Path | None,
+                    cpu: bool, encoder, sentences: list[str] | None, stop_at_step: int | None, show_progress: bool,
+                    label: str | None) -> TrainResult:
+    """The training loop proper (see `train`; the caller holds the folder's lock)."""
     from accelerate import Accelerator
 
     from rsebench.data import load_corpus, text_hash
@@ -266,10 +415,12 @@ def train(method: str, spec: dict, model: str = "default", data: str | Path | No
             from rsebench.evaluate.sts import score_pairs
 
             score = score_pairs(inner.encoder, dev).spearman
+            if score != score:  # NaN: undefined (e.g. every dev pair got the same similarity); stored as null, never "best"
+                score = None
             history.append({"step": step, "dev_spearman": score})
-            if best_dev is None or score > best_dev:
+            if score is not None and (best_dev is None or score > best_dev):
                 best_dev = score
-                inner.encoder.save(out, metadata(step))
+                save_checkpoint(inner.encoder, out, metadata(step))
         accelerator.wait_for_everyone()
 
     def batch_at(step: int) -> dict[str, torch.Tensor]:
@@ -313,11 +464,14 @@ def train(method: str, spec: dict, model: str = "default", data: str | Path | No
     record_path = None
     if step >= total_steps and accelerator.is_main_process:
         if not eval_every:  # no model selection: the final weights are the checkpoint
-            inner.encoder.save(out, meta)
+            save_checkpoint(inner.encoder, out, meta)
         elif not (out / "model.safetensors").is_file():  # resumed after the last evaluation
-            inner.encoder.save(out, meta)
+            save_checkpoint(inner.encoder, out, meta)
         else:
-            (out / "rsebench.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+            from rsebench.records import write_text_atomic
+
+            write_text_atomic(out / "rsebench.json", json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n",
+                              fix="free disk space or fix permissions, then rerun with --resume")
         if results_dir is not None:
             record_path = write_train_record(out, meta, history, results_dir)
     accelerator.wait_for_everyone()
