@@ -37,8 +37,14 @@ def positive_int(text: str) -> int:
 
 
 def seed_int(text: str) -> int:
-    """A seed: an integer in 0 .. 2**32 - 1 (what NumPy and torch accept)."""
-    return _bounded_int(text, 0, 2**32 - 1, " for a seed (use 0 .. 4294967295)")
+    """A seed: an integer in 0 .. 2**32 - 1 (what NumPy and torch accept; `rsebench.seeding.check_seed`)."""
+    from rsebench.errors import UserError
+    from rsebench.seeding import check_seed
+
+    try:
+        return check_seed(text)
+    except UserError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--seed ")) from None
 
 
 def positive_float(text: str) -> float:

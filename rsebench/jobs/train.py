@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rsebench.errors import UserError
-from rsebench.jobs.common import check_results_dir, results_option
+from rsebench.jobs.common import results_option
 from rsebench.registry import method_names
 from rsebench.jobs.options import option, positive_float, positive_int, seed_int
 
@@ -72,26 +72,17 @@ class TrainJob:
         self.spec()
         if self.overwrite and self.resume:
             raise UserError("--overwrite and --resume exclude each other; choose one")
-        out = Path(self.out)
-        if out.exists() and not out.is_dir():
-            raise UserError(f"--out {out} is a file; give a folder for the checkpoint")
-        parent = out.parent
-        while not parent.exists():
-            parent = parent.parent
-        if not parent.is_dir():
-            raise UserError(f"--out {out}: {parent} is a file, so the folder cannot be created; choose another --out")
-        if self.model != "default":
-            model_path = Path(self.model)
-            if model_path.exists():
-                if model_path.resolve() == out.resolve() or out.resolve() in model_path.resolve().parents:
-                    raise UserError(f"--model {self.model} lies in --out {self.out}: training would overwrite its own backbone; "
-                                    "choose another --out")
-            elif os.environ.get("RSEBENCH_ONLINE") != "1":
-                raise UserError(f"--model {self.model}: no such folder (hub ids need RSEBENCH_ONLINE=1); use 'default' or a model folder")
+        from rsebench.paths import check_writable_folder
+        from rsebench.train.trainer import refuse_model_in_out
+
+        check_writable_folder(self.out, "--out")
+        refuse_model_in_out(self.model, Path(self.out))
+        if self.model != "default" and not Path(self.model).exists() and os.environ.get("RSEBENCH_ONLINE") != "1":
+            raise UserError(f"--model {self.model}: no such folder (hub ids need RSEBENCH_ONLINE=1); use 'default' or a model folder")
         if self.data is not None and not Path(self.data).is_file():
             raise UserError(f"corpus file not found: {self.data}; give a text file with one sentence per line")
         if self.results_dir is not None:
-            check_results_dir(self.results_dir)
+            check_writable_folder(self.results_dir, "--results-dir")
         return self
 
     def checkpoint_complete(self) -> bool:
