@@ -18,7 +18,8 @@ FLAG_FIELDS = {"lr": float, "epochs": positive_int, "batch_size": positive_int, 
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", required=True, help=f"training objective: {', '.join(METHODS)}")
+    parser.add_argument("--method", required=True,
+                        help=f"training objective: {', '.join(METHODS)}, or a named preset of one (e.g. robustsentembed-fast)")
     parser.add_argument("--model", default="default", help="backbone: 'default' (bundled all-MiniLM-L6-v2), a model folder, or a hub id (online)")
     parser.add_argument("--data", default=None, help="training corpus, one sentence a line (default: the bundled Wikipedia sentences)")
     parser.add_argument("--max-sentences", type=positive_int, default=None, help="use only the first N corpus sentences")
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from rsebench.train.trainer import train
 
     spec = load_spec(args.method, overrides_from(args))
-    result = train(args.method, spec, model=args.model, data=args.data, max_sentences=args.max_sentences, max_steps=args.max_steps,
+    result = train(spec["method"], spec, model=args.model, data=args.data, max_sentences=args.max_sentences, max_steps=args.max_steps,
                    out_dir=args.out, overwrite=args.overwrite, resume=args.resume, results_dir=args.results_dir, cpu=args.cpu)
     best = "n/a" if result.best_dev is None else f"{100 * result.best_dev:.2f}"
     say(f"{args.method}: {result.steps} steps in {result.seconds:.1f}s; best STS-B dev spearman {best} -> {result.out_dir}"

@@ -71,7 +71,7 @@ def time_train_steps(base_encoder, batch: dict[str, torch.Tensor], methods=METHO
         spec = load_spec(method, {k: v for k, v in (overrides or {}).items() if k in load_spec(method)})
         encoder = copy.deepcopy(base_encoder).to(device)
         torch.manual_seed(0)
-        objective = build_objective(method, encoder, spec).to(device).train()
+        objective = build_objective(spec["method"], encoder, spec).to(device).train()
         optimizer = torch.optim.AdamW([p for p in objective.parameters() if p.requires_grad], lr=float(spec["lr"]))
         runs[method] = {"objective": objective, "optimizer": optimizer, "counter": PassCounter(encoder, batch["input_ids"].shape[0]),
                         "times": [], "passes": 0.0, "spec": spec}
@@ -122,18 +122,18 @@ def first_batch(encoder, batch_size: int, max_length: int, device: str = "cpu") 
     return {k: v.to(device) for k, v in batch.items()}
 
 
-def run_from_args(args) -> int:
-    import json
-    from pathlib import Path
-
+def measure(args) -> dict:
+    """Time the methods (and presets) in `--methods` against SimCSE; print a table and return the report."""
     from rsebench.commands.train import overrides_from_items
     from rsebench.errors import UserError
     from rsebench.progress import say
+    from rsebench.train.spec import preset_names
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in METHODS]
+    known = list(METHODS) + sorted(preset_names())
+    unknown = [m for m in methods if m not in known]
     if unknown or not methods:
-        raise UserError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+        raise UserError(f"unknown method(s) {unknown}; choose from {', '.join(known)}")
     if "simcse" not in methods:
         methods.insert(0, "simcse")  # the reference for the ratios
     if args.threads:
@@ -143,11 +143,9 @@ def run_from_args(args) -> int:
     say(f"timing {', '.join(methods)} on {encoder.name}: batch {batch['input_ids'].shape[0]} x {batch['input_ids'].shape[1]} tokens, "
         f"{args.repeats} interleaved rounds, {torch.get_num_threads()} threads")
     rows = time_train_steps(encoder, batch, methods, repeats=args.repeats, warmup=args.warmup, overrides=overrides_from_items(args.overrides))
-    print(f"{'method':<16} {'s/step':>8} {'x SimCSE':>9} {'encoder passes':>15}")
+    print(f"{'method':<22} {'s/step':>8} {'x SimCSE':>9} {'encoder passes':>15}")
     for row in rows:
-        print(f"{row['method']:<16} {row['seconds_per_step']:8.3f} {row['ratio_to_simcse']:9.2f} {row['encoder_passes']:15.1f}")
-    if args.json:
-        payload = {"model": encoder.name, "batch_size": int(batch["input_ids"].shape[0]), "tokens": int(batch["input_ids"].shape[1]),
-                   "threads": torch.get_num_threads(), "repeats": args.repeats, "rows": rows}
-        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
-    return 0
+        print(f"{row['method']:<22} {row['seconds_per_step']:8.3f} {row['ratio_to_simcse']:9.2f} {row['encoder_passes']:15.1f}")
+    return {"model": encoder.name, "batch_size": int(batch["input_ids"].shape[0]), "tokens": int(batch["input_ids"].shape[1]),
+            "threads": torch.get_num_threads(), "repeats": args.repeats, "warmup": args.warmup, "rows": rows,
+            "ratio_to_simcse": {row["method"]: row["ratio_to_simcse"] for row in rows}}
