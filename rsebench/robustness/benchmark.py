@@ -119,12 +119,13 @@ class ForwardCounter:
         self.rows += int(tensor.shape[0])
 
     def counted(self, attack_one):
-        """attack_one wrapped to return (result, forward calls, forward rows) of that example."""
+        """attack_one wrapped to return (result, forward calls, forward rows, CPU seconds of this
+        process, all its threads) of that example. CPU time is robust to other jobs on the machine."""
 
         def run(position: int):
-            calls, rows = self.calls, self.rows
+            calls, rows, cpu = self.calls, self.rows, time.process_time()
             result = attack_one(position)
-            return result, self.calls - calls, self.rows - rows
+            return result, self.calls - calls, self.rows - rows, time.process_time() - cpu
 
         return run
 
@@ -173,7 +174,7 @@ def compare_throughput(victim, recipe_name: str, examples, n: int | None = None,
     pools = {name: AttackPool(fn, workers if name == "rsebench" else 1) for name, fn in attackers.items()}
     blocks = _blocks(timed, block)
     runs_512 = {i for i, chunk in enumerate(blocks) if chunk[0] < n_512}
-    stats = {name: {"seconds": 0.0, "blocks": {}, "calls": 0, "rows": 0, "lines": {}} for name in pools}
+    stats = {name: {"seconds": 0.0, "blocks": {}, "calls": 0, "rows": 0, "cpu": {}, "lines": {}} for name in pools}
     load_start = os.getloadavg()[0]
     try:
         for name, pool in pools.items():  # warm-up: untimed
@@ -188,8 +189,9 @@ def compare_throughput(victim, recipe_name: str, examples, n: int | None = None,
                 side = stats[name]
                 side["seconds"] += seconds
                 side["blocks"][index] = seconds
-                for position, (line, calls, rows) in zip(chunk, results):
+                for position, (line, calls, rows, cpu) in zip(chunk, results):
                     side["lines"][position] = line
+                    side["cpu"][position] = cpu
                     side["calls"] += calls
                     side["rows"] += rows
     finally:
@@ -202,7 +204,9 @@ def compare_throughput(victim, recipe_name: str, examples, n: int | None = None,
         positions = [p for i in block_ids for p in blocks[i]]
         lines = [side["lines"][p] for p in positions]
         seconds = sum(side["blocks"][i] for i in block_ids)
+        cpu = sum(side["cpu"][p] for p in positions)
         return {"examples": len(positions), "seconds": round(seconds, 3), "examples_per_second": len(positions) / seconds,
+                "cpu_seconds": round(cpu, 3), "examples_per_cpu_second": len(positions) / max(cpu, 1e-9),
                 "textattack_queries": sum(line["queries"] for line in lines),
                 "result_types": {t: sum(line["result_type"] == t for line in lines) for t in ("successful", "failed", "skipped")}}
 
@@ -218,6 +222,7 @@ def compare_throughput(victim, recipe_name: str, examples, n: int | None = None,
     outcomes = {name: {p: _outcome(line) for p, line in side["lines"].items()} for name, side in stats.items()}
     differ = [examples.ids[p] for p in timed if outcomes["rsebench"][p] != outcomes["stock_equal_length"][p]]
     report.update({"speedup_vs_stock_equal_length": fast["examples_per_second"] / stock["examples_per_second"],
+                   "cpu_time_ratio_vs_stock_equal_length": fast["examples_per_cpu_second"] / stock["examples_per_cpu_second"],
                    "identical_outcomes": not differ, "differing_examples": differ,
                    "load_average": [round(load_start, 2), round(os.getloadavg()[0], 2)]})
     if n_512 > 0:
@@ -226,6 +231,7 @@ def compare_throughput(victim, recipe_name: str, examples, n: int | None = None,
         differ_512 = [examples.ids[p] for p in outcomes["stock_512"] if outcomes["rsebench"][p] != outcomes["stock_512"][p]]
         report["stock_512"] = {"examples": report["sides"]["stock_512"]["examples"],
                                "speedup": fast_shared["examples_per_second"] / report["sides"]["stock_512"]["examples_per_second"],
+                               "cpu_time_ratio": fast_shared["examples_per_cpu_second"] / report["sides"]["stock_512"]["examples_per_cpu_second"],
                                "identical_outcomes": not differ_512, "differing_examples": differ_512}
     return report
 
@@ -263,12 +269,14 @@ def measure(args: argparse.Namespace) -> dict:
         report = compare_throughput(victim, recipe, examples, n=args.n, batch_size=args.batch_size, threads=threads, workers=workers,
                                     n_512=min(args.n_512, args.n), block=args.block, warmup_examples=warmup, max_length=max_length)
         out["recipes"][recipe] = report
-        print(f"{'side':<20} {'examples':>8} {'ex/s':>8} {'fwd calls':>9} {'fwd rows':>9} {'TA queries':>10}  S/F/K")
+        print(f"{'side':<20} {'examples':>8} {'ex/s':>8} {'ex/CPU-s':>8} {'fwd calls':>9} {'fwd rows':>9} {'TA queries':>10}  S/F/K")
         for name, side in report["sides"].items():
             types = side["result_types"]
-            print(f"{name:<20} {side['examples']:8d} {side['examples_per_second']:8.3f} {side['forward_calls']:9d} {side['forward_rows']:9d} "
+            print(f"{name:<20} {side['examples']:8d} {side['examples_per_second']:8.3f} {side['examples_per_cpu_second']:8.3f} "
+                  f"{side['forward_calls']:9d} {side['forward_rows']:9d} "
                   f"{side['textattack_queries']:10d}  {types['successful']}/{types['failed']}/{types['skipped']}")
-        print(f"{recipe}: {report['speedup_vs_stock_equal_length']:.2f}x stock TextAttack at equal length ({max_length} tokens), "
+        print(f"{recipe}: {report['speedup_vs_stock_equal_length']:.2f}x stock TextAttack at equal length ({max_length} tokens; "
+              f"{report['cpu_time_ratio_vs_stock_equal_length']:.2f}x per CPU second), "
               f"identical outcomes: {report['identical_outcomes']}"
               + (f" (differ: {report['differing_examples']})" if report["differing_examples"] else ""))
         if "stock_512" in report:
