@@ -99,3 +99,23 @@ def test_bench_attack_cli_writes_the_json_fields(tmp_path, capsys):
     assert recipe["examples"] == 2 and isinstance(recipe["identical_outcomes"], bool)
     assert recipe["speedup_vs_stock_equal_length"] > 0 and recipe["stock_512"]["examples"] == 1
     assert "cpu" in report["machine"] and "x stock TextAttack at equal length" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_bench_all_writes_one_json_with_every_mode(tmp_path):
+    from rsebench.cli import main
+
+    out = tmp_path / "all.json"
+    threads = torch.get_num_threads()
+    try:
+        code = main(["bench", "--what", "all", "--model", "tiny", "--threads", "1", "--repeats", "1", "--warmup", "0", "--batch-size", "4",
+                     "--max-length", "12", "--methods", "simcse,robustsentembed-fast", "--n", "1", "--n-512", "0", "--workers", "1",
+                     "--victim-max-train", "200", "--sentences", "16", "--json", str(out)])
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert set(report) == {"machine", "train", "attack", "encode"}
+    assert set(report["train"]["ratio_to_simcse"]) == {"simcse", "robustsentembed-fast"}
+    assert report["encode"]["vectors_equal"] is True
+    assert report["attack"]["recipes"]["deepwordbug"]["examples"] == 1
