@@ -49,8 +49,7 @@ def machine() -> dict:
             cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "load_average_start": round(os.getloadavg()[0], 2)}
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "load_average_start": round(os.getloadavg()[0], 2)}
 
 
 def run(args: argparse.Namespace) -> int:
