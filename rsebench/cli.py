@@ -19,11 +19,19 @@ COMMANDS = {
     "eval": "evaluate an encoder on STS and transfer tasks",
     "attack": "attack an encoder's victim classifier and record robustness",
     "report": "render tables (latex, markdown, csv) and plots from result records",
-    "demo": "run the whole pipeline on the embedded default encoder, offline",
+    "study": "run a whole experiment (models x seeds, eval, attacks, report) from one spec, resumably",
+    "demo": "run the whole pipeline on the embedded default encoder, offline (a small study)",
     "bench": "time training steps and attack throughput",
     "doctor": "show what is installed, which assets are present, offline or not",
     "list": "list the datasets, methods and attack recipes rsebench knows",
 }
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line naming the problem and where help is (no usage dump)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
 
 
 def _command_module(name: str):
@@ -31,9 +39,9 @@ def _command_module(name: str):
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rsebench", description="Adversarial-robustness benchmark suite for sentence embeddings.")
+    parser = OneLineParser(prog="rsebench", description="Adversarial-robustness benchmark suite for sentence embeddings.")
     parser.add_argument("--version", action="version", version=f"rsebench {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for name, help_text in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
         if only is None or only == name:

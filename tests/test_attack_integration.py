@@ -14,13 +14,13 @@ def _identity(metrics):
 
 
 def test_minilm_deepwordbug_pwws_pgd_records(minilm, tmp_path, monkeypatch):
-    from rsebench.robustness.runner import run_attack
-    from rsebench.robustness.victim import VictimSettings
+    from rsebench.jobs import AttackJob
 
     monkeypatch.setenv("RSEBENCH_CACHE", str(tmp_path / "cache"))
-    settings = VictimSettings(max_train=500, eval_max=100)
     for recipe, extra in (("deepwordbug", {}), ("pwws", {}), ("pgd", {"eps": [0.02], "steps": 5})):
-        (path,) = run_attack(minilm, "default", recipe, "mr", 3, settings, results_dir=tmp_path / "results", **extra)
+        job = AttackJob(recipe=recipe, model="default", n=3, victim_max_train=500, victim_eval_max=100,
+                        results_dir=str(tmp_path / "results"), **extra)
+        (path,) = job.run(minilm)
         record = read_record(path)
         m = record["metrics"]
         for key in ("attack_success_rate", "accuracy_under_attack", "original_accuracy", "successful_attacks",
@@ -33,12 +33,16 @@ def test_minilm_deepwordbug_pwws_pgd_records(minilm, tmp_path, monkeypatch):
 def test_textfooler_local_substitutes_are_recorded(tmp_path):
     # The user's cache: the counter-fitted vectors take minutes to build once and are reused.
     from conftest import make_tiny_encoder
-    from rsebench.robustness.runner import run_attack
-    from rsebench.robustness.victim import VictimSettings
+    from rsebench.robustness.runner import RunPlan, execute_run, select_examples
+    from rsebench.robustness.recipes import load_recipe
+    from rsebench.robustness.victim import VictimSettings, build_victim
+    from rsebench.records import model_section
 
-    (path,) = run_attack(make_tiny_encoder(pooler="mean"), "tiny", "textfooler", "mr", 2,
-                         VictimSettings(max_train=64, eval_max=16, probe_c=1000.0), results_dir=tmp_path / "results")
-    record = read_record(path)
+    encoder = make_tiny_encoder(pooler="mean")
+    victim, meta = build_victim(encoder, "mr", VictimSettings(max_train=64, eval_max=16, probe_c=1000.0))
+    plan = RunPlan(load_recipe("textfooler"), "mr", select_examples("mr", 2), 0, meta, model_section(encoder, "tiny"))
+    record = read_record(execute_run(plan, victim, tmp_path / "results"))
+    assert record.task["variant"] == "textfooler-local" and "textfooler-local" in record.path if record.path else True
     assert record["resources"]["substitutes"], "textfooler-local must name its substitute resources"
     assert record["faithfulness"]["status"] == "substitute"
     _identity(record["metrics"])

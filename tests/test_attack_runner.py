@@ -8,12 +8,12 @@ import json
 import pytest
 
 from conftest import make_tiny_encoder
-from rsebench.commands.common import model_identity
 from rsebench.errors import UserError
-from rsebench.records import read_record
+from rsebench.records import model_section, read_record
 from rsebench.robustness.recipes import load_recipe
 from rsebench.robustness.runner import RunPlan, embedding_variants, execute_run, select_examples
 from rsebench.robustness.victim import VictimSettings, build_victim
+from rsebench.stats import wilson_interval
 
 VOLATILE = ("timings", "created", "environment", "run_files", "_path")
 
@@ -35,10 +35,11 @@ def setup(tmp_path_factory):
 
 def _plan(setup, recipe="deepwordbug", n=4, seed=0, variant=None):
     encoder, _, meta = setup
-    return RunPlan(load_recipe(recipe), "mr", select_examples("mr", n), seed, meta, model_identity(encoder, "tiny"), variant or {})
+    return RunPlan(load_recipe(recipe), "mr", select_examples("mr", n), seed, meta, model_section(encoder, "tiny"), variant or {})
 
 
-def _stable(record: dict) -> dict:
+def _stable(record) -> dict:
+    record = record if isinstance(record, dict) else record.to_json()
     return {k: v for k, v in record.items() if k not in VOLATILE}
 
 
@@ -63,7 +64,7 @@ def test_kill_and_resume_equals_uninterrupted_and_shards_merge(setup, tmp_path):
 
     assert execute_run(plan, victim, tmp_path / "c", shard=(2, 2)) is None  # waits for shard 1
     merged = read_record(execute_run(plan, victim, tmp_path / "c", shard=(1, 2)))
-    assert _stable({**merged, "settings": {**merged["settings"], "shards": 1}}) == _stable(whole)
+    assert _stable({**merged.to_json(), "settings": {**merged["settings"], "shards": 1}}) == _stable(whole)
     assert len(merged["run_files"]) == 2
 
     m = whole["metrics"]
@@ -72,6 +73,13 @@ def test_kill_and_resume_equals_uninterrupted_and_shards_merge(setup, tmp_path):
     assert m["successful_attacks"] > 0, "the tiny victim should be fooled at least once"
     assert m["accuracy_under_attack"] == pytest.approx(m["original_accuracy"] * (1 - m["attack_success_rate"]))
     assert whole["victim"]["clean_accuracy"] == m["victim_clean_accuracy"]
+    # per-example outcomes, aligned with example_ids, are what paired tests between models use
+    lines = _example_lines(plan.run_path(tmp_path / "a", (1, 1)))
+    assert whole["outcomes"] == [line["result_type"] for line in sorted(lines, key=lambda x: x["position"])]
+    assert len(whole["outcomes"]) == len(whole["example_ids"]) and whole["outcomes"].count("successful") == m["successful_attacks"]
+    victim_n = whole["victim"]["clean_accuracy_examples"]
+    assert m["victim_clean_accuracy_ci95"] == pytest.approx(
+        list(wilson_interval(round(m["victim_clean_accuracy"] * victim_n), victim_n)))
 
 
 def test_resume_with_a_changed_spec_is_refused_and_nothing_is_lost(setup, tmp_path):
@@ -166,3 +174,35 @@ def test_bad_input_is_one_line_with_exit_2(tmp_path, capsys):
     code, lines = run("--recipe", "pgd", "--model", "default", "--shard", "3/2")
     assert code == 2 and len(lines) == 1 and "--shard" in lines[0]
     assert not list(tmp_path.rglob("*.json"))
+
+
+def test_different_n_or_settings_never_share_a_record(setup, tmp_path):
+    """--n 4 then --n 3 (or other PGD steps) into one results folder: two records, the first untouched."""
+    victim = setup[1]
+    four = execute_run(_plan(setup, n=4), victim, tmp_path)
+    before = four.read_bytes()
+    three = execute_run(_plan(setup, n=3), victim, tmp_path)
+    assert three != four and four.read_bytes() == before
+    recipe = load_recipe("pgd")
+    a, b = (_plan(setup, "pgd", n=3, variant=v) for v in (embedding_variants(recipe, eps=[0.1], steps=2)[0],
+                                                           embedding_variants(recipe, eps=[0.1], steps=3)[0]))
+    assert a.identity_hash() != b.identity_hash() and a.run_path(tmp_path, (1, 1)) != b.run_path(tmp_path, (1, 1))
+    record = read_record(three)
+    assert record.task["n"] == 3 and len(record["outcomes"]) == 3 and record["outcomes"][0] in ("successful", "failed", "skipped")
+
+
+def test_metrics_carry_wilson_intervals_with_asr_over_attacked_examples():
+    from rsebench.robustness.metrics import attack_metrics
+
+    lines = ([{"result_type": "successful", "queries": 7, "words": 10, "words_changed": 2}] * 6
+             + [{"result_type": "failed", "queries": 9, "words": 10, "words_changed": 0}] * 2
+             + [{"result_type": "skipped", "queries": 1, "words": 10, "words_changed": None}] * 2)
+    m = attack_metrics(lines)
+    assert m["attack_success_rate_ci95"] == pytest.approx(list(wilson_interval(6, 8)))  # S / (S + F): skipped excluded
+    assert m["original_accuracy_ci95"] == pytest.approx(list(wilson_interval(8, 10)))
+    assert m["accuracy_under_attack_ci95"] == pytest.approx(list(wilson_interval(2, 10)))
+    for name in ("attack_success_rate", "original_accuracy", "accuracy_under_attack"):
+        low, high = m[f"{name}_ci95"]
+        assert low <= m[name] <= high
+    none_attacked = attack_metrics([{"result_type": "skipped", "queries": 1, "words": 3, "words_changed": None}])
+    assert none_attacked["attack_success_rate_ci95"] is None and none_attacked["original_accuracy_ci95"] == pytest.approx([0.0, 0.7934], abs=1e-4)

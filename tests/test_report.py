@@ -139,7 +139,7 @@ def test_csv_is_tidy_one_number_per_row():
     text = render_csv.render_all(list(_tables(reported=REPORTED).values()))
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows and set(rows[0]) == {"table", "setting", "attack", "method", "source", "task", "metric", "mean", "std", "n",
-                                     "values", "best"}
+                                     "values", "best", "ci_low", "ci_high", "ci_method", "significant"}
     for row in rows:
         values = [float(v) for v in row["values"].split(";")]
         assert len(values) == int(row["n"]) and float(row["mean"]) == pytest.approx(statistics.fmean(values))
@@ -162,7 +162,7 @@ def test_cli_stdout_and_single_file(tmp_path, capsys):
     assert "### STS" in capsys.readouterr().out
     assert main(["report", "--results-dir", str(FIXTURES), "--format", "latex", "--out", str(tmp_path / "all.tex"),
                  "--reported", "none"]) == 0
-    assert (tmp_path / "all.tex").read_text().count(r"\begin{tabular}") == 5
+    assert (tmp_path / "all.tex").read_text().count(r"\begin{tabular}") == 7  # 5 tables + leaderboard + comparisons
     assert main(["report", "--results-dir", str(FIXTURES), "--out", "-"]) == 2
     assert "one format" in capsys.readouterr().err
 
@@ -225,3 +225,183 @@ def test_the_shipped_reported_file_loads():
         pytest.skip("no baselines/reported.toml")
     entries = load_reported(path)
     assert entries and all(0.0 <= e["fraction"] <= 1.0 for e in entries if e["metric"] != "avg_queries")
+
+
+# ---------------------------------------------------------------------------------------------
+# Intervals, paired comparisons, leaderboard
+
+
+def _fixtures():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_fixture_records", GOLDEN / "make_fixture_records.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _attack_record(method: str, outcomes: list[str], recipe: str = "deepwordbug", eps: float | None = None, seed: int = 1,
+                   ids: list[str] | None = None) -> dict:
+    """An attack record in the current format (metrics and intervals from rsebench's own attack_metrics)."""
+    from rsebench.robustness.metrics import attack_metrics
+
+    fixtures = _fixtures()
+    lines = [{"result_type": o, "queries": 10, "words": 10, "words_changed": 1} for o in outcomes]
+    metrics = {**attack_metrics(lines), "victim_clean_accuracy": 0.8}
+    task = {"name": "mr", "split": "attack", "attack": recipe if eps is None else f"{recipe}-linf-eps{eps:g}", "recipe": recipe,
+            "victim": "probe", "n": len(outcomes)}
+    variant = {} if eps is None else {"norm": "linf", "eps": eps}
+    task.update({"norm": "linf", "eps": eps} if eps is not None else {})
+    return fixtures.record("attack", fixtures.model(method, seed), task, metrics,
+                           {"variant": variant, "seed": seed, "victim": {"kind": "probe"}}, seed=seed,
+                           spec_hash=f"{method}-{task['attack']}-seed{seed}",
+                           example_ids=ids or [f"mr:attack:{i}" for i in range(len(outcomes))], outcomes=list(outcomes),
+                           victim={"clean_accuracy": 0.8, "clean_accuracy_examples": 500})
+
+
+def _write_records(folder: Path, records: list[dict]) -> Path:
+    for number, record in enumerate(records):
+        path = folder / f"{record['model']['name']}" / f"attack-{number}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record))
+    return folder
+
+
+def _report(results: Path, reference=None):
+    from rsebench.report.comparisons import compare_with_reference
+
+    tables = build_tables(collect(results))
+    comparisons = compare_with_reference(tables, reference)
+    return {t.name: t for t in tables}, comparisons
+
+
+def _cell(table, attack: str, label: str, key: str):
+    block = next(b for b in table.blocks if b.attack["attack"] == attack)
+    return next(r for r in block.rows if r.label == label).cells[key]
+
+
+def test_large_known_difference_is_marked_and_equal_models_are_not(tmp_path):
+    fooled, robust = ["successful"] * 40, ["failed"] * 40
+    results = _write_records(tmp_path / "r", [_attack_record("simcse", fooled), _attack_record("robustsentembed", robust),
+                                              _attack_record("simcse", fooled, "pwws"), _attack_record("robustsentembed", fooled, "pwws")])
+    tables, comparisons = _report(results)
+    table = tables["robustness_mr_probe"]
+    assert _cell(table, "deepwordbug", "RobustSentEmbed", "accuracy_under_attack").mark == "†"
+    assert _cell(table, "pwws", "RobustSentEmbed", "accuracy_under_attack").mark == ""  # identical outcomes
+    assert all(cell.mark == "" for b in table.blocks for r in b.rows if r.label == "SimCSE" for cell in r.cells.values())
+    by_attack = {c.attack: c for c in comparisons.rows}
+    assert by_attack["deepwordbug"].pvalue == pytest.approx(2 / 2 ** 40)  # b = 40, c = 0
+    assert by_attack["pwws"].pvalue == 1.0 and by_attack["pwws"].interval == pytest.approx((0.0, 0.0))
+    assert by_attack["deepwordbug"].p_holm == pytest.approx(2 * 2 / 2 ** 40)  # smallest of m = 2: times 2
+    md = render_report(results, formats=("markdown",), out=tmp_path / "t", reported=None, echo=lambda line: None)
+    text = (tmp_path / "t" / "robustness_mr_probe.md").read_text()
+    table_lines = [line for line in text.splitlines() if line.startswith("|")]
+    assert "**100.00**† [91.2, 100.0]" in text and sum(line.count("†") for line in table_lines) == 1
+    assert "Holm-corrected over the 2" in text
+    assert tmp_path / "t" / "comparisons.md" in md
+    latex = render_report(results, formats=("latex",), out=tmp_path / "t", reported=None, echo=lambda line: None)
+    assert r"\textbf{100.00}$^\dagger${\scriptsize\,[91.2, 100.0]}" in (tmp_path / "t" / "robustness_mr_probe.tex").read_text() and latex
+
+
+def test_comparisons_table_matches_a_hand_computation(tmp_path):
+    reference = ["successful"] * 5 + ["failed"] * 3 + ["skipped"] * 2   # ASR 5/8; survives ids 5, 6, 7
+    model = ["successful"] * 2 + ["failed"] * 6 + ["skipped", "successful"]  # ASR 3/9; survives ids 2..7
+    results = _write_records(tmp_path / "r", [
+        _attack_record("simcse", reference), _attack_record("robustsentembed", model),
+        _attack_record("simcse", ["successful"] * 10, "pgd", eps=0.01), _attack_record("robustsentembed", ["failed"] * 10, "pgd", eps=0.01)])
+    render_report(results, formats=("csv", "markdown"), out=tmp_path / "t", reported=None, echo=lambda line: None)
+    rows = {r["attack"]: r for r in csv.DictReader(io.StringIO((tmp_path / "t" / "comparisons.csv").read_text()))}
+    word = rows["deepwordbug"]
+    assert (word["model"], word["reference"], word["n_paired"]) == ("RobustSentEmbed", "SimCSE", "10")
+    assert float(word["asr_model"]) == pytest.approx(3 / 9) and float(word["asr_reference"]) == pytest.approx(5 / 8)
+    assert float(word["asr_difference"]) == pytest.approx(3 / 9 - 5 / 8)
+    assert float(word["asr_difference_ci_low"]) < 3 / 9 - 5 / 8 < float(word["asr_difference_ci_high"])
+    assert (word["only_model_survived"], word["only_reference_survived"]) == ("3", "0")
+    assert float(word["mcnemar_p"]) == pytest.approx(2 * (1 / 2) ** 3)  # b = 3, c = 0: P(X = 0) + P(X = 3), X ~ Bin(3, 1/2)
+    pgd = rows["pgd-linf-eps0.01"]
+    assert float(pgd["mcnemar_p"]) == pytest.approx(2 / 2 ** 10)
+    # Holm over the table's m = 2 tests: sorted p = 2/1024, 0.25 -> 2 * 2/1024, max(that, 1 * 0.25)
+    assert float(pgd["holm_p"]) == pytest.approx(4 / 1024) and pgd["significant"] == "1"
+    assert float(word["holm_p"]) == pytest.approx(0.25) and word["significant"] == "0"
+    markdown = (tmp_path / "t" / "comparisons.md").read_text()
+    assert "| robustness\\_mr\\_probe | DeepWordBug | RobustSentEmbed | SimCSE | train 1, eval 1 | 10 | 33.3 | 62.5 | -29.2 [" in markdown
+    assert "PGD (L∞, ε=0.01)" in markdown
+
+
+def test_pairing_uses_the_shared_example_ids_in_order():
+    from rsebench.report.comparisons import _paired_outcomes
+
+    model = {"example_ids": ["a", "b", "c"], "outcomes": ["successful", "failed", "skipped"]}
+    reference = {"example_ids": ["c", "x", "a"], "outcomes": ["failed", "successful", "skipped"]}
+    assert _paired_outcomes(model, reference) == (["successful", "skipped"], ["skipped", "failed"])
+    assert _paired_outcomes({"example_ids": ["a"]}, reference) is None  # an old record: no outcomes
+
+
+def test_reference_option_and_old_records_without_outcomes(tmp_path, capsys):
+    old = [_attack_record("simcse", ["successful"] * 30), _attack_record("robustsentembed", ["failed"] * 30)]
+    for record in old:  # as written before intervals and outcomes existed
+        del record["outcomes"]
+        for key in [k for k in record["metrics"] if k.endswith("_ci95")]:
+            del record["metrics"][key]
+    results = _write_records(tmp_path / "r", old)
+    tables, comparisons = _report(results)
+    table = tables["robustness_mr_probe"]
+    assert comparisons.rows == [] and any("no paired test for 1 record pair" in n for n in table.notes)
+    assert not any(c.mark for b in table.blocks for r in b.rows for c in r.cells.values())
+    from rsebench.stats import wilson_interval
+
+    assert _cell(table, "deepwordbug", "SimCSE", "attack_success_rate").interval == pytest.approx(wilson_interval(30, 30))
+    assert _cell(table, "deepwordbug", "SimCSE", "accuracy_under_attack").interval == pytest.approx(wilson_interval(0, 30))
+    tables, _ = _report(results, reference="RobustSentEmbed")
+    assert any(n.startswith("reference for paired tests: RobustSentEmbed (--reference)") for n in tables["robustness_mr_probe"].notes)
+    assert main(["report", "--results-dir", str(results), "--reference", "nosuchmodel", "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err
+    assert "--reference 'nosuchmodel' matches no model" in err and "RobustSentEmbed, SimCSE" in err and not (tmp_path / "t").exists()
+
+
+def test_committed_results_still_render_with_intervals(tmp_path):
+    results = Path(__file__).resolve().parent.parent / "results"
+    if not any(results.glob("*/attack-*.json")):
+        pytest.skip("no committed attack records")
+    written = render_report(results, formats=("markdown", "csv"), out=tmp_path / "t", plots=True, plots_dir=tmp_path / "p",
+                            reported=None, echo=lambda line: None)
+    names = {p.name for p in written}
+    assert {"comparisons.md", "leaderboard.md", "leaderboard.png", "robustness_mr_probe.md"} <= names
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "t" / "robustness_mr_probe.csv").read_text())))
+    asr = [r for r in rows if r["metric"] == "attack_success_rate"]
+    assert asr and all(r["ci_method"] == "Wilson" and float(r["ci_low"]) <= float(r["mean"]) <= float(r["ci_high"]) for r in asr)
+
+
+def test_leaderboard_ranks_by_per_example_worst_case(tmp_path):
+    # A survives 3 examples under each attack, but different ones: no example survives both (worst case 0).
+    # B survives the same 2 examples under both: worst case 2/10, so B ranks first despite its higher ASR.
+    a1 = ["failed"] * 3 + ["successful"] * 7
+    a2 = ["successful"] * 3 + ["failed"] * 3 + ["successful"] * 4
+    b = ["failed"] * 2 + ["successful"] * 8
+    results = _write_records(tmp_path / "r", [_attack_record("simcse", a1), _attack_record("simcse", a2, "pwws"),
+                                              _attack_record("robustsentembed", b), _attack_record("robustsentembed", b, "pwws")])
+    from rsebench.report.leaderboard import leaderboard_tables
+
+    tables = build_tables(collect(results))
+    (board,) = leaderboard_tables(tables)
+    rows = board.blocks[0].rows
+    assert [r.label for r in rows] == ["RobustSentEmbed", "SimCSE"]
+    assert rows[0].cells["robust_accuracy"].mean == pytest.approx(0.2) and rows[1].cells["robust_accuracy"].mean == 0.0
+    assert rows[1].cells["asr:pwws"].mean == pytest.approx(0.7)
+    from rsebench.stats import wilson_interval
+
+    assert rows[0].cells["robust_accuracy"].interval == pytest.approx(wilson_interval(2, 10))
+    assert rows[0].cells["victim_clean_accuracy"].interval == pytest.approx(wilson_interval(400, 500))
+    assert any("survived every one" in n for n in board.notes)
+    single = _write_records(tmp_path / "one", [_attack_record("simcse", a1)])
+    assert leaderboard_tables(build_tables(collect(single))) == []
+
+
+def test_several_seeds_pair_by_seed_and_unmatched_seeds_are_named(tmp_path):
+    fooled, robust = ["successful"] * 12, ["failed"] * 12
+    results = _write_records(tmp_path / "r", [
+        _attack_record("simcse", fooled, seed=1), _attack_record("simcse", fooled, seed=2),
+        _attack_record("robustsentembed", robust, seed=1), _attack_record("robustsentembed", robust, seed=3)])
+    tables, comparisons = _report(results)
+    assert [c.seed for c in comparisons.rows] == ["train 1, eval 1"]
+    assert any("no paired test for 1 record: the reference has no record with the same" in n for n in tables["robustness_mr_probe"].notes)

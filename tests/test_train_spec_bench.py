@@ -9,11 +9,11 @@ import torch
 
 from rsebench.cli import main
 from rsebench.errors import UserError
-from rsebench.train import METHODS
+from rsebench.registry import method_names
 from rsebench.train.spec import hash_spec, load_spec
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", method_names())
 def test_specs_hold_the_papers_common_defaults(method):
     spec = load_spec(method)
     assert spec["method"] == method and spec["batch_size"] == 64 and spec["max_length"] == 32 and spec["temperature"] == 0.05

@@ -7,7 +7,8 @@ import pytest
 
 from rsebench.errors import UserError
 from rsebench.evaluate import transfer
-from rsebench.records import validate
+from rsebench.records import model_section, validate
+from rsebench.stats import wilson_interval
 
 
 def _blobs(n: int, separable: bool, seed: int = 0):
@@ -73,11 +74,15 @@ def test_tasks_run_on_small_slices_and_make_valid_records(tiny_encoder, task):
     result = transfer.evaluate_transfer_task(tiny_encoder, task, seed=1, max_examples=120, outer_folds=3, inner_folds=2)
     assert 0.0 <= result.accuracy <= 1.0 and result.seconds > 0
     assert result.settings["max_examples"] == 120
-    record = transfer.transfer_record(result, {"name": "tiny-bert", "method": "random"}, seed=1)
+    record = transfer.transfer_record(result, model_section(tiny_encoder, "tiny"), seed=1)
     validate(record)
     assert record["kind"] == "transfer" and record["task"]["name"] == task and record["seed"] == 1
     assert ("f1" in record["metrics"]) == (task == "mrpc")
     assert ("accuracy_std" in record["metrics"]) == (task == "mr")
+    # Wilson over the scored examples: every example once for CV tasks, the test split otherwise
+    n = result.n_test
+    assert result.n_correct == pytest.approx(result.accuracy * n, abs=0.5 if task != "mr" else 2)
+    assert record["metrics"]["accuracy_ci95"] == pytest.approx(list(wilson_interval(result.n_correct, n)))
     if task == "sst2":
         assert record["task"]["n_per_split"] == {"train": 120, "dev": 120, "test": 120}
 

@@ -1,4 +1,4 @@
-"""`rsebench list`: the datasets, training methods and attack recipes rsebench knows."""
+"""`rsebench list`: the datasets, training methods, attack recipes and shipped studies rsebench knows."""
 
 from __future__ import annotations
 
@@ -6,22 +6,7 @@ import argparse
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("what", nargs="?", choices=("datasets", "methods", "recipes", "all"), default="all")
-
-
-def spec_names(kind: str) -> list[tuple[str, str]]:
-    """(name, one-line description) of every TOML spec in the `attacks` or `baselines` folder."""
-    import tomllib
-
-    from rsebench.paths import spec_root
-
-    entries = []
-    for path in sorted(spec_root(kind).glob("*.toml")):
-        with path.open("rb") as handle:
-            spec = tomllib.load(handle)
-        if "name" in spec:
-            entries.append((spec["name"], spec.get("description", "")))
-    return entries
+    parser.add_argument("what", nargs="?", choices=("datasets", "methods", "recipes", "studies", "all"), default="all")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,22 +14,30 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from rsebench.data import DATASETS
+    from rsebench.registry import methods, recipes
 
     console = Console()
-    if args.what in ("datasets", "all"):
-        table = Table(title="datasets", title_justify="left")
-        for column in ("name", "kind", "splits", "victim train / attack", "description"):
+
+    def show(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+        table = Table(title=title, title_justify="left")
+        for column in columns:
             table.add_column(column)
-        for info in DATASETS.values():
-            roles = f"{info.train_split or '-'} / {info.attack_split or '-'}" if info.kind == "classification" else ""
-            table.add_row(info.name, info.kind, ",".join(info.splits), roles, info.description)
+        for row in rows:
+            table.add_row(*row)
         console.print(table)
-    for what, kind in (("methods", "baselines"), ("recipes", "attacks")):
-        if args.what in (what, "all"):
-            table = Table(title=what, title_justify="left")
-            table.add_column("name")
-            table.add_column("description")
-            for name, description in spec_names(kind):
-                table.add_row(name, description)
-            console.print(table)
+
+    if args.what in ("datasets", "all"):
+        show("datasets", ("name", "kind", "splits", "victim train / attack", "description"),
+             [(i.name, i.kind, ",".join(i.splits), f"{i.train_split or '-'} / {i.attack_split or '-'}" if i.kind == "classification" else "",
+               i.description) for i in DATASETS.values()])
+    if args.what in ("methods", "all"):
+        show("methods", ("name", "label", "description"), [(m.name, m.display, m.description) for m in methods().values()])
+    if args.what in ("recipes", "all"):
+        show("recipes", ("name", "label", "kind", "records name it", "description"),
+             [(r.name, r.display, r.kind, r.variant, r.description) for r in recipes().values()])
+    if args.what in ("studies", "all"):
+        from rsebench.study import load_study, shipped_studies
+
+        show("studies (rsebench study NAME)", ("name", "description", "scale"),
+             [(name, s.description, s.scale) for name, s in ((n, load_study(n)) for n in shipped_studies())])
     return 0

@@ -18,6 +18,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plots-dir", default=None, help="folder for the figures (default: <results-dir>/plots)")
     parser.add_argument("--reported", default="default", metavar="FILE",
                         help="published numbers to show beside ours (default: baselines/reported.toml; 'none' to leave out)")
+    parser.add_argument("--reference", default=None, metavar="NAME",
+                        help="model the others are compared with in paired tests (a table row's name or method, e.g. simcse; "
+                             "default: SimCSE when present, else each robustness table's first row)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     formats = ("latex", "markdown", "csv") if args.format == "all" else (args.format,)
     reported = None if args.reported.lower() == "none" else args.reported
     written = render_report(args.results_dir, formats, out=args.out, plots=args.plots, plots_dir=args.plots_dir,
-                            reported=reported)
+                            reported=reported, reference=args.reference)
     if written:
         folders = sorted({str(p.parent) for p in written})
         say(f"report: wrote {len(written)} files to {', '.join(folders)}")

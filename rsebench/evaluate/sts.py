@@ -3,17 +3,23 @@
 STS12–16 are scored the standard modern way (SimCSE / MTEB "all" setting): every pair of a year
 pooled into one Spearman correlation, not a mean over its subsets. Per-subset correlations are
 kept in the record's details for reference. STS-B and SICK-R use their test splits.
+
+Records carry 95% intervals of both correlations (`metrics.spearman_cosine_ci95`,
+`metrics.pearson_cosine_ci95`): a seeded percentile bootstrap over the sentence pairs (for STS12–16
+over the pooled pairs of the year, matching the pooled correlation); the resample count, method
+and seed are in the record's `settings.bootstrap`.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
 from rsebench.data import STS_TASKS, SentencePairScores, load_dataset
+from rsebench.stats import BOOTSTRAP_METHOD, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, as_list, correlation_intervals
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,9 @@ class STSResult:
     pearson: float
     per_subset: dict[str, dict[str, float]]
     seconds: float
+    # the scored pairs, for the bootstrap intervals of the record (not compared, not printed)
+    predicted: np.ndarray | None = field(default=None, repr=False, compare=False)
+    gold: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -57,7 +66,8 @@ def score_pairs(encoder, data: SentencePairScores, batch_size: int = 64) -> STSR
         if mask.sum() > 2 and len(set(data.subsets)) > 1:
             s, p = correlations(predicted[mask], gold[mask])
             per_subset[subset] = {"spearman_cosine": s, "pearson_cosine": p, "n": int(mask.sum())}
-    return STSResult(data.name, data.split, data.variant, len(data), spearman, pearson, per_subset, time.perf_counter() - start)
+    return STSResult(data.name, data.split, data.variant, len(data), spearman, pearson, per_subset, time.perf_counter() - start,
+                     predicted=predicted, gold=gold)
 
 
 def evaluate_sts(encoder, tasks: list[str] | tuple[str, ...] = STS_TASKS, variant: str = "original", split: str | None = None,
@@ -66,15 +76,33 @@ def evaluate_sts(encoder, tasks: list[str] | tuple[str, ...] = STS_TASKS, varian
     return [score_pairs(encoder, load_dataset(task, split, variant), batch_size) for task in tasks]
 
 
-def sts_record(result: STSResult, model: dict, settings: dict) -> dict:
+def record_intervals(result: STSResult, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> dict:
+    """`spearman_cosine_ci95` and `pearson_cosine_ci95` ([lo, hi] or None) by a paired bootstrap over the
+    scored sentence pairs: one resampling of the pairs gives both (same seed, same resamples)."""
+    if result.predicted is None or result.gold is None:
+        return {"spearman_cosine_ci95": None, "pearson_cosine_ci95": None}
+    spearman, pearson = correlation_intervals(result.predicted, result.gold, resamples, seed=seed)
+    return {"spearman_cosine_ci95": as_list(spearman), "pearson_cosine_ci95": as_list(pearson)}
+
+
+def sts_identity(task: str, split: str, variant: str = "original", similarity: str = "cosine") -> dict:
+    """An STS record's identity (the model aside): task, split, text variant and similarity."""
+    return {"task": task, "split": split, "variant": variant, "similarity": similarity}
+
+
+def sts_record(result: STSResult, model: dict, settings: dict):
+    """An "sts" record; its identity: the model, the task and split, the text variant and the similarity."""
     from rsebench.records import make_record
 
+    bootstrap = {"unit": "sentence pairs", "method": BOOTSTRAP_METHOD, "resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED,
+                 "confidence": CONFIDENCE}
     return make_record(
         "sts",
         model=model,
         task={"name": result.task, "split": result.split, "n": result.n, "variant": result.variant},
-        metrics={"spearman_cosine": result.spearman, "pearson_cosine": result.pearson},
-        settings=settings,
+        metrics={"spearman_cosine": result.spearman, "pearson_cosine": result.pearson, **record_intervals(result)},
+        settings={**settings, "bootstrap": bootstrap},
         timings={"seconds": result.seconds},
+        identity=sts_identity(result.task, result.split, result.variant, settings.get("similarity", "cosine")),
         details={"per_subset": result.per_subset, "aggregation": "all pairs pooled"},
     )

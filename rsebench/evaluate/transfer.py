@@ -17,7 +17,10 @@ senteval/tools/validation.py), with the folds of its "prototyping" setting for m
 - MRPC (train/test): as TREC, on SentEval's pair features [|u − v|, u ⊙ v] (senteval/mrpc.py);
   accuracy and F1 of the "paraphrase" class.
 
-Each distinct text of a task is encoded once. Metrics are fractions. The seed fixes every fold
+Each distinct text of a task is encoded once. Metrics are fractions. `accuracy_ci95` is the 95%
+Wilson interval over the scored examples (the test split; for the CV tasks every example, scored
+once by the fold that held it out, counted as correct / n). It covers the sampling of the scored
+examples, not the variation of the fitted classifier across folds or seeds. The seed fixes every fold
 split, so the same embeddings and seed give the same numbers.
 """
 
@@ -61,6 +64,7 @@ class TransferResult:
     fit_seconds: float
     n_encoded: int
     extra: dict = field(default_factory=dict)
+    n_correct: int | None = None  # scored examples classified correctly (for the Wilson interval)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,16 +119,18 @@ def cross_validated_accuracy(features: np.ndarray, labels: np.ndarray, seed: int
     from sklearn.model_selection import StratifiedKFold
 
     outer = StratifiedKFold(n_splits=outer_folds, shuffle=True, random_state=seed)
-    accuracies, chosen, dev = [], [], []
+    accuracies, chosen, dev, correct = [], [], [], 0
     with _single_threaded_blas():
         for train, test in outer.split(features, labels):
             c, dev_accuracy = select_c_by_cv(features[train], labels[train], inner_folds, seed, advance)
             model = fit_logistic_regression(features[train], labels[train], c, seed)
-            accuracies.append(float(model.score(features[test], labels[test])))
+            hits = model.predict(features[test]) == labels[test]
+            correct += int(hits.sum())
+            accuracies.append(float(hits.mean()))
             chosen.append(c)
             dev.append(dev_accuracy)
             advance()
-    return {"fold_accuracies": accuracies, "chosen_c": chosen, "dev_accuracy": float(np.mean(dev))}
+    return {"fold_accuracies": accuracies, "chosen_c": chosen, "dev_accuracy": float(np.mean(dev)), "correct": correct}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,6 +218,7 @@ def evaluate_transfer_task(encoder, task: str, seed: int = 0, batch_size: int = 
             std = float(np.std(cv["fold_accuracies"]))  # population std over the folds (ddof=0)
             fold_accuracies, chosen, dev_accuracy = cv["fold_accuracies"], cv["chosen_c"], cv["dev_accuracy"]
             split, n_train, n_test = "all", len(labels["all"]), len(labels["all"])
+            n_correct = cv["correct"]
         else:
             train_x, train_y = features["train"], labels["train"]
             with progress_bar(f"{task} classifier", total=len(C_GRID) * (1 if task == "sst2" else inner_folds) + 1) as advance:
@@ -224,6 +231,7 @@ def evaluate_transfer_task(encoder, task: str, seed: int = 0, batch_size: int = 
                 model = fit_logistic_regression(train_x, train_y, c, seed)
                 advance()
             predicted = model.predict(features["test"])
+            n_correct = int(np.sum(predicted == labels["test"]))
             accuracy = float(np.mean(predicted == labels["test"]))
             if task == "mrpc":
                 f1 = float(f1_score(labels["test"], predicted))  # F1 of the positive ("paraphrase") class, as SentEval
@@ -245,7 +253,7 @@ def evaluate_transfer_task(encoder, task: str, seed: int = 0, batch_size: int = 
         task=task, protocol=protocol, split=split, n_train=n_train, n_test=n_test, accuracy=accuracy, accuracy_std=std,
         dev_accuracy=dev_accuracy, f1=f1, chosen_c=chosen, fold_accuracies=fold_accuracies, data_hash=data_hash(splits),
         settings=settings, seconds=time.perf_counter() - start, encode_seconds=encode_seconds, fit_seconds=fit_seconds,
-        n_encoded=n_encoded, extra={"n_per_split": {s: len(d) for s, d in splits.items()}},
+        n_encoded=n_encoded, extra={"n_per_split": {s: len(d) for s, d in splits.items()}}, n_correct=n_correct,
     )
 
 
@@ -253,11 +261,23 @@ def evaluate_transfer(encoder, tasks=TRANSFER_TASKS, seed: int = 0, batch_size: 
     return [evaluate_transfer_task(encoder, task, seed=seed, batch_size=batch_size, **options) for task in tasks]
 
 
-def transfer_record(result: TransferResult, model: dict, seed: int) -> dict:
-    """A "transfer" record: accuracy (fraction) and its std over folds, dev accuracy, F1 for MRPC."""
+def transfer_identity(task: str, seed: int, max_examples: int | None = None, outer_folds: int = OUTER_FOLDS,
+                      inner_folds: int = INNER_FOLDS) -> dict:
+    """A transfer record's identity (the model aside): the task, the seed and every protocol setting a user can change."""
+    return {"task": task, "seed": seed, "max_examples": max_examples,
+            "outer_folds": outer_folds if task in CROSS_VALIDATED else None, "inner_folds": None if task == "sst2" else inner_folds}
+
+
+def transfer_record(result: TransferResult, model: dict, seed: int):
+    """A "transfer" record: accuracy (fraction) and its std over folds, dev accuracy, F1 for MRPC. Its
+    identity: the model, the task and split, the protocol settings and the seed."""
     from rsebench.records import make_record
+    from rsebench.stats import as_list, wilson_interval
 
     metrics = {"accuracy": result.accuracy, "dev_accuracy": result.dev_accuracy}
+    if result.n_correct is not None:
+        metrics["accuracy_ci95"] = as_list(wilson_interval(result.n_correct, result.n_test))
+        metrics["correct_examples"] = result.n_correct
     if result.accuracy_std is not None:
         metrics["accuracy_std"] = result.accuracy_std
     if result.f1 is not None:
@@ -271,5 +291,7 @@ def transfer_record(result: TransferResult, model: dict, seed: int) -> dict:
         settings={**result.settings, "seed": seed},
         timings={"seconds": result.seconds, "encode_seconds": result.encode_seconds, "fit_seconds": result.fit_seconds},
         seed=seed,
+        identity=transfer_identity(result.task, seed, result.settings["max_examples"], result.settings["outer_folds"] or OUTER_FOLDS,
+                                   result.settings["inner_folds"] or INNER_FOLDS),
         details={"chosen_c": result.chosen_c, "fold_accuracies": result.fold_accuracies, "n_encoded": result.n_encoded},
     )

@@ -1,12 +1,14 @@
 """Read result records for the report: validate, skip what cannot be used (saying why), and name
 each record's method, seed and setting.
 
-Rows of a table are *methods*: a trained checkpoint's `model.method` (simcse, esimcse,
-robustsentembed, ...) plus its backbone when the record names one; an off-the-shelf model is its
-own row under `model.name`. Records of one method that differ only in seed are aggregated
+Rows of a table are *arms*: a trained checkpoint's method (simcse, esimcse, robustsentembed, ...)
+with its whole training setting except the seed (`model.arm`; an ablation or another eps is another
+row, labelled by `model.label` when the run was given one), plus its backbone; an off-the-shelf
+model is its own row under `model.name`. Records of one arm that differ only in seed are aggregated
 (mean ± std over seeds). A seed is the training seed (`model.train_seed`) together with the
 evaluation seed (`record.seed`), so a pretrained model evaluated with several seeds is aggregated
-over those.
+over those. Records with the same identity (a rerun, e.g. on another machine) count once: the newest
+is kept and the others are listed as set aside, never counted as another seed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 
 from rsebench.errors import UserError
 from rsebench.records import read_records
+from rsebench.registry import method_label, methods
+from rsebench.stats import wilson_interval
 
 # The metrics a record needs before a table can use it.
 REQUIRED_METRICS = {
@@ -23,10 +27,6 @@ REQUIRED_METRICS = {
     "transfer": ("accuracy",),
     "attack": ("original_accuracy", "accuracy_under_attack", "attack_success_rate"),
 }
-METHOD_NAMES = {"simcse": "SimCSE", "esimcse": "ESimCSE", "robustsentembed": "RobustSentEmbed", "robustembed": "RobustEmbed",
-                "uscal": "USCAL"}
-# Baselines first, the paper's method last (as papers order their tables); anything else in between.
-METHOD_ORDER = ("simcse", "esimcse", "robustembed", "uscal", "robustsentembed")
 
 
 @dataclass(frozen=True, order=True)
@@ -51,10 +51,13 @@ def method_of(record: dict) -> Method:
     method = model.get("method")
     backbone = model.get("backbone") or model.get("base_model")
     if method and method != "pretrained":
-        label = METHOD_NAMES.get(method, method)
-        rank = METHOD_ORDER.index(method) + 1 if method in METHOD_ORDER else len(METHOD_ORDER)
+        label = model.get("label") or method_label(method)
+        order = methods()[method].table_order if method in methods() else 5  # baselines first, the paper's method last
         key = method if not backbone else f"{method}@{backbone}"
-        return Method((1, rank, label.lower(), backbone or ""), key, label if not backbone else f"{label} ({backbone})", backbone)
+        if model.get("arm"):
+            key += f"#{model['arm']}"
+        shown = label if not backbone or model.get("label") else f"{label} ({backbone})"
+        return Method((1, order, label.lower(), backbone or ""), key, shown, backbone)
     name = model["name"]
     return Method((0, 0, name.lower(), ""), f"pretrained:{name}", name, None)
 
@@ -78,9 +81,15 @@ def _complete(record: dict) -> str | None:
 
 def collect(results_dir: str | Path) -> Collection:
     """Every usable record under `results_dir`, plus one line per skipped file. UserError when none."""
-    records, problems = read_records(results_dir)
+    loaded, problems = read_records(results_dir)
     usable, skipped, ignored = [], list(problems), {}
-    for record in records:
+    newest: dict[str, dict] = {}
+    for record in sorted((r.as_dict() for r in loaded), key=lambda r: (r["created"], r["_path"])):
+        earlier = newest.get(record["identity_hash"])
+        if earlier is not None:
+            skipped.append(f"{earlier['_path']}: a rerun of the same identity as {record['_path']} (newer, kept); set aside")
+        newest[record["identity_hash"]] = record
+    for record in sorted(newest.values(), key=lambda r: r["_path"]):
         if record["kind"] not in REQUIRED_METRICS:
             ignored[record["kind"]] = ignored.get(record["kind"], 0) + 1
             continue
@@ -94,3 +103,41 @@ def collect(results_dir: str | Path) -> Collection:
         raise UserError(f"no usable sts, transfer or attack records under {results_dir}{detail}; "
                         "run 'rsebench eval' or 'rsebench attack' first, or pass --results-dir")
     return Collection(usable, skipped, ignored)
+
+
+# How each metric's 95% interval is obtained (for notes and the CSV's ci_method column).
+INTERVAL_METHODS = {"spearman_cosine": "bootstrap over pairs", "pearson_cosine": "bootstrap over pairs", "accuracy": "Wilson",
+                    "original_accuracy": "Wilson", "accuracy_under_attack": "Wilson", "attack_success_rate": "Wilson",
+                    "victim_clean_accuracy": "Wilson"}
+
+
+def interval_of(record: dict, metric: str) -> tuple[float, float] | None:
+    """A record's 95% interval of `metric`: `metrics.<metric>_ci95` when the record has it; otherwise,
+    for records written before intervals existed, the Wilson interval recomputed from the record's
+    counts (attack proportions, victim and transfer accuracy). None when neither is possible (e.g.
+    an old STS record: its pairs are not stored, so no bootstrap)."""
+    metrics = record.get("metrics", {})
+    stored = metrics.get(f"{metric}_ci95")
+    if isinstance(stored, list) and len(stored) == 2 and all(isinstance(v, (int, float)) for v in stored):
+        return float(stored[0]), float(stored[1])
+    if f"{metric}_ci95" in metrics:  # written as null: undefined (e.g. ASR with nothing attacked)
+        return None
+    try:
+        if record["kind"] == "attack":
+            s, f, k = (int(metrics[name]) for name in ("successful_attacks", "failed_attacks", "skipped_attacks"))
+            if metric == "original_accuracy":
+                return wilson_interval(s + f, s + f + k)
+            if metric == "accuracy_under_attack":
+                return wilson_interval(f, s + f + k)
+            if metric == "attack_success_rate":
+                return wilson_interval(s, s + f)
+            if metric == "victim_clean_accuracy":
+                n = int(record.get("victim", {}).get("clean_accuracy_examples") or 0)
+                return wilson_interval(round(float(metrics[metric]) * n), n) if n else None
+        if record["kind"] == "transfer" and metric == "accuracy":
+            n = int(record["task"].get("n") or 0)
+            correct = metrics.get("correct_examples")
+            return wilson_interval(int(correct) if correct is not None else round(float(metrics["accuracy"]) * n), n) if n else None
+    except (KeyError, TypeError, ValueError):
+        return None  # counts missing or inconsistent: no interval rather than a crash
+    return None

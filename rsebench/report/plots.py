@@ -1,9 +1,14 @@
 """Figures from the same tables the report prints (matplotlib, Agg backend), as PNG and PDF.
 
 - `asr_vs_eps_<dataset>_<victim>`: attack success rate against the budget ε of the embedding-space
-  attacks (FGSM, PGD), one line per method (error bars: std over seeds), one panel per attack and norm.
+  attacks (FGSM, PGD), one line per method, one panel per attack and norm.
 - `sts_vs_asr_<dataset>_<victim>`: clean STS quality (average Spearman) against attack success
   rate, one point per (method, attack): the robustness/quality trade-off at a glance.
+- `leaderboard[_<dataset>_<victim>]`: each model's attack success rate per attack, models in
+  leaderboard order.
+
+Error bars are the tables' 95% intervals: a single seed's record interval (Wilson for ASR), the
+t-interval of the mean over several seeds; none where a cell has no interval.
 
 Files are reproducible byte for byte (no creation date; fixed hash salt; same matplotlib version).
 """
@@ -12,7 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rsebench.report.tables import EMBEDDING_RECIPES, Table
+from rsebench.registry import recipes
+from rsebench.report.tables import Table
 
 SAVE_METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}}
 STYLE = {"svg.hashsalt": "rsebench", "figure.dpi": 100, "savefig.dpi": 150, "font.size": 9, "axes.grid": True,
@@ -48,18 +54,26 @@ def _suffix(table: Table) -> str:
     return table.name.removeprefix("robustness_")
 
 
-def asr_vs_eps_series(table: Table) -> dict[tuple[str, str], dict[str, list[tuple[float, float, float]]]]:
-    """(attack label, norm) -> method label -> [(eps, mean ASR, std)], reproduced rows only."""
+def _error(cell) -> tuple[float, float]:
+    """(below, above) the mean: the cell's 95% interval as error-bar lengths (0, 0 when it has none)."""
+    interval = cell.interval
+    if interval is None:
+        return 0.0, 0.0
+    return max(cell.mean - interval[0], 0.0), max(interval[1] - cell.mean, 0.0)
+
+
+def asr_vs_eps_series(table: Table) -> dict[tuple[str, str], dict[str, list[tuple[float, float, float, float]]]]:
+    """(attack label, norm) -> method label -> [(eps, mean ASR, error below, error above)], reproduced rows only."""
     panels: dict[tuple[str, str], dict[str, list]] = {}
     for block in table.blocks:
         info = block.attack
-        if info.get("recipe") not in EMBEDDING_RECIPES or info.get("eps") is None:
+        if info.get("recipe") not in recipes() or recipes()[info["recipe"]].kind != "embedding" or info.get("eps") is None:
             continue
         for row in block.rows:
             cell = row.cells.get("attack_success_rate")
             if row.reported is None and cell is not None:
                 panels.setdefault((info["label"], info.get("norm") or ""), {}).setdefault(row.label, []).append(
-                    (float(info["eps"]), cell.mean, cell.std or 0.0))
+                    (float(info["eps"]), cell.mean, *_error(cell)))
     for methods in panels.values():
         for points in methods.values():
             points.sort()
@@ -77,7 +91,8 @@ def plot_asr_vs_eps(table: Table, out_dir: Path) -> list[Path]:
         for ax, key in zip(axes[0], keys):
             for method in sorted(panels[key]):
                 points = panels[key][method]
-                ax.errorbar([p[0] for p in points], [100 * p[1] for p in points], yerr=[100 * p[2] for p in points],
+                ax.errorbar([p[0] for p in points], [100 * p[1] for p in points],
+                            yerr=[[100 * p[2] for p in points], [100 * p[3] for p in points]],
                             marker="o", markersize=4, capsize=3, label=method)
             label, norm = key
             ax.set_title(f"{label} ({'L∞' if norm == 'linf' else norm.upper()})")
@@ -112,8 +127,9 @@ def plot_sts_vs_asr(table: Table, sts: Table | None, out_dir: Path) -> list[Path
     for block in table.blocks:
         for row in block.rows:
             if row.reported is None and row.method in scores and "attack_success_rate" in row.cells:
+                cell = row.cells["attack_success_rate"]
                 points.append((block.attack.get("attack", block.title), attack_label(block.attack), row.label, scores[row.method],
-                               row.cells["attack_success_rate"].mean))
+                               cell.mean, *_error(cell)))
     if not points:
         return []
     plt = _pyplot()
@@ -126,8 +142,13 @@ def plot_sts_vs_asr(table: Table, sts: Table | None, out_dir: Path) -> list[Path
         for a_index, (attack, _) in enumerate(attacks):
             for m_index, method in enumerate(methods):
                 chosen = [p for p in points if p[0] == attack and p[2] == method]
+                if not chosen:
+                    continue
+                ax.errorbar([100 * p[3] for p in chosen], [100 * p[4] for p in chosen],
+                            yerr=[[100 * p[5] for p in chosen], [100 * p[6] for p in chosen]], linestyle="", color=colors[a_index % 10],
+                            elinewidth=0.8, capsize=2, alpha=0.6)
                 ax.scatter([100 * p[3] for p in chosen], [100 * p[4] for p in chosen], color=colors[a_index % 10],
-                           marker=markers[m_index % len(markers)], s=40, edgecolor="black", linewidth=0.4)
+                           marker=markers[m_index % len(markers)], s=40, edgecolor="black", linewidth=0.4, zorder=3)
         # Two legends: colour = attack, marker = method.
         from matplotlib.lines import Line2D
 
@@ -147,6 +168,41 @@ def plot_sts_vs_asr(table: Table, sts: Table | None, out_dir: Path) -> list[Path
     return paths
 
 
+def plot_leaderboard(table: Table, out_dir: Path) -> list[Path]:
+    """ASR per attack (x, with 95% intervals) for each model (y, best-ranked at the top)."""
+    rows = [r for r in table.blocks[0].rows if r.reported is None]
+    attacks = [c for c in table.columns if c.key.startswith("asr:")]
+    if not rows or not attacks:
+        return []
+    plt = _pyplot()
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.0, 0.5 + 0.45 * len(rows) * max(1, len(attacks) / 4)), layout="constrained")
+        colors = plt.get_cmap("tab10").colors
+        markers = "osD^vP*X"
+        spread = 0.7 / max(len(attacks), 1)
+        for a_index, column in enumerate(attacks):
+            xs, ys, below, above = [], [], [], []
+            for r_index, row in enumerate(rows):
+                cell = row.cells.get(column.key)
+                if cell is None:
+                    continue
+                low, high = _error(cell)
+                xs.append(100 * cell.mean)
+                ys.append(len(rows) - 1 - r_index + (a_index - (len(attacks) - 1) / 2) * spread)
+                below.append(100 * low)
+                above.append(100 * high)
+            ax.errorbar(xs, ys, xerr=[below, above], linestyle="", marker=markers[a_index % len(markers)], markersize=4,
+                        capsize=2, color=colors[a_index % 10], label=column.label.removeprefix("ASR "))
+        ax.set_yticks(range(len(rows)), [r.label for r in reversed(rows)])
+        ax.set_xlim(-2, 102)
+        ax.set_xlabel("attack success rate (%) ↓, 95% intervals")
+        ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.set_title(f"{table.setting['dataset']}, {table.setting['victim']} victim: leaderboard (best at the top)", fontsize=9)
+        paths = _save(fig, out_dir / table.name)
+        plt.close(fig)
+    return paths
+
+
 def make_plots(tables: list[Table], out_dir: Path) -> list[Path]:
     """Every figure the tables support; returns the written files."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -156,4 +212,6 @@ def make_plots(tables: list[Table], out_dir: Path) -> list[Path]:
         if table.kind == "attack":
             paths += plot_asr_vs_eps(table, out_dir)
             paths += plot_sts_vs_asr(table, sts, out_dir)
+        elif table.kind == "leaderboard":
+            paths += plot_leaderboard(table, out_dir)
     return paths

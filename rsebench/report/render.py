@@ -1,5 +1,9 @@
 """`render_report`: records -> tables (LaTeX, Markdown, CSV) and plots, the function behind `rsebench report`.
 
+Besides the STS, transfer and robustness tables it writes `comparisons.*` (paired tests of each
+model against the reference model, see `comparisons`) whenever a robustness table has two or more
+models, and `leaderboard.*` (see `leaderboard`) for each such table.
+
 Output goes to `<results-dir>/tables/<table>.<ext>` (one file per table and format) and
 `<results-dir>/plots/`; `out="-"` prints to stdout instead, and an `out` ending in the format's
 extension collects every table in that one file. Everything is rendered before anything is
@@ -15,6 +19,9 @@ from pathlib import Path
 from rsebench.errors import UserError
 from rsebench.report import render_csv, render_latex, render_markdown
 from rsebench.report.collect import collect
+from rsebench.report.comparisons import RENDERERS as COMPARISON_RENDERERS
+from rsebench.report.comparisons import Comparisons, compare_with_reference
+from rsebench.report.leaderboard import leaderboard_tables
 from rsebench.report.reported import default_path, load_reported
 from rsebench.report.tables import Table, build_tables
 from rsebench.records import write_text_atomic
@@ -22,10 +29,20 @@ from rsebench.records import write_text_atomic
 FORMATS = {"latex": (".tex", render_latex), "markdown": (".md", render_markdown), "csv": (".csv", render_csv)}
 
 
-def render_texts(tables: list[Table], fmt: str) -> dict[str, str]:
-    """File name -> content, one file per table."""
+def render_texts(tables: list[Table], fmt: str, comparisons: Comparisons | None = None) -> dict[str, str]:
+    """File name -> content, one file per table (plus comparisons.<ext> when there are comparisons)."""
     extension, module = FORMATS[fmt]
-    return {f"{table.name}{extension}": module.render(table) for table in tables}
+    texts = {f"{table.name}{extension}": module.render(table) for table in tables}
+    if comparisons is not None and not comparisons.empty:
+        texts[f"comparisons{extension}"] = COMPARISON_RENDERERS[fmt](comparisons)
+    return texts
+
+
+def _render_all(tables: list[Table], fmt: str, comparisons: Comparisons | None) -> str:
+    text = FORMATS[fmt][1].render_all(tables)
+    if comparisons is not None and not comparisons.empty:
+        text += "\n" + COMPARISON_RENDERERS[fmt](comparisons)
+    return text
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -39,8 +56,11 @@ def _check_folder(folder: Path) -> None:
 
 def render_report(results_dir: str | Path = "results", formats=("latex", "markdown", "csv"), out: str | Path | None = None,
                   plots: bool = False, plots_dir: str | Path | None = None, reported: str | Path | None = "default",
-                  echo=None) -> list[Path]:
+                  echo=None, reference: str | None = None) -> list[Path]:
     """Render every table (and, with `plots`, the figures); returns the files written.
+
+    `reference`: the model every other is compared with in the robustness tables (a row label or
+    method name; default: SimCSE when present, else each table's first row).
 
     `reported`: "default" reads baselines/reported.toml when present, None leaves published numbers out.
     `echo(line)` receives notes (skipped records, settings rendered apart); stderr by default.
@@ -56,19 +76,20 @@ def render_report(results_dir: str | Path = "results", formats=("latex", "markdo
         echo(f"skipped {line}")
     entries = load_reported(default_path() if reported == "default" else reported)
     tables = build_tables(collection, entries)
+    comparisons = compare_with_reference(tables, reference)
+    tables += leaderboard_tables(tables)
     for note in dict.fromkeys(n for t in tables for n in t.notes if "rendered apart" in n or "duplicate" in n):
         echo(f"note: {note}")
-    texts = {fmt: render_texts(tables, fmt) for fmt in formats}
+    texts = {fmt: render_texts(tables, fmt, comparisons) for fmt in formats}
     written: list[Path] = []
     if out is not None and str(out) == "-":
         if len(formats) != 1:
             raise UserError("--out - prints one format; choose it with --format latex, markdown or csv")
-        module = FORMATS[formats[0]][1]
-        sys.stdout.write(module.render_all(tables))
+        sys.stdout.write(_render_all(tables, formats[0], comparisons))
         sys.stdout.flush()
     elif out is not None and len(formats) == 1 and Path(out).suffix == FORMATS[formats[0]][0]:
         _check_folder(Path(out).parent)
-        _write_text(Path(out), FORMATS[formats[0]][1].render_all(tables))
+        _write_text(Path(out), _render_all(tables, formats[0], comparisons))
         written.append(Path(out))
     else:
         folder = Path(out) if out is not None else Path(results_dir) / "tables"

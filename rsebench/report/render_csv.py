@@ -2,7 +2,10 @@
 
 Columns: table, setting, attack, method, source (reproduced or the paper), task (the table's column
 for STS / transfer, "avg" for the average; the dataset for robustness), metric, mean, std (sample, over seeds; empty for one seed), n, values (every seed's value, ';'-joined),
-best (1 where the table shows it in bold).
+best (1 where the table shows it in bold), ci_low / ci_high (the 95% interval the table prints:
+the record's own for one seed, the t-interval over seeds otherwise; empty when none), ci_method
+(Wilson, bootstrap over pairs, or "t over n seeds"), significant (1 where the table marks a
+difference from the reference model with a dagger).
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import io
 
 from rsebench.report.tables import Table
 
-HEADER = ("table", "setting", "attack", "method", "source", "task", "metric", "mean", "std", "n", "values", "best")
+HEADER = ("table", "setting", "attack", "method", "source", "task", "metric", "mean", "std", "n", "values", "best", "ci_low",
+          "ci_high", "ci_method", "significant")
 
 
 def _number(value: float | None) -> str:
@@ -32,8 +36,11 @@ def rows(table: Table) -> list[tuple]:
                 if cell is None:
                     continue
                 task = table.setting.get("dataset", "") if table.kind == "attack" else column.key
+                interval = cell.interval
                 out.append((table.name, setting, attack, row.label, source, task, column.metric, _number(cell.mean),
-                            _number(cell.std), cell.n, ";".join(_number(v) for v in cell.values), int(index in best[column.key])))
+                            _number(cell.std), cell.n, ";".join(_number(v) for v in cell.values), int(index in best[column.key]),
+                            _number(interval[0] if interval else None), _number(interval[1] if interval else None),
+                            cell.interval_method(column), int(bool(cell.mark))))
     return out
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from rsebench.report.tables import Block, Column, Row, Table
+from rsebench.report.tables import Block, Column, Row, Table, interval_legend
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-            "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "–": "--", "×": r"$\times$", "±": r"$\pm$"}
+            "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "–": "--", "×": r"$\times$", "±": r"$\pm$",
+            "ε": r"$\epsilon$", "∞": r"$\infty$", "Δ": r"$\Delta$", "†": r"$^\dagger$", "↑": r"$\uparrow$", "↓": r"$\downarrow$",
+            "−": "--"}
 NORMS = {"linf": r"$L_\infty$", "l2": r"$L_2$"}
 
 
@@ -25,8 +27,12 @@ def _cell(row: Row, column: Column, bold: bool) -> str:
     text = column.format(cell.mean)
     if bold:
         text = rf"\textbf{{{text}}}"
+    if cell.mark:
+        text += r"$^\dagger$"
     if cell.std is not None:
         text += rf"{{\scriptsize\,$\pm${column.format(cell.std)}}}"
+    if cell.interval is not None:
+        text += rf"{{\scriptsize\,[{column.format_interval(cell.interval)}]}}"
     return text
 
 
@@ -45,7 +51,7 @@ def render(table: Table) -> str:
     spec = ("ll" if attack else "l") + "c" + "r" * len(table.columns)
     lines = [f"% rsebench report: {table.name} -- {escape(table.title)}",
              f"% setting: {', '.join(f'{k}={v}' for k, v in table.setting.items())}; {table.records_text}",
-             "% mean with {\\pm} sample std over seeds; n = seeds per method; bold = best reproduced value per column",
+             f"% {escape(interval_legend(table))}; n = seeds per method; bold = best reproduced value per column",
              "% (direction as marked); requires \\usepackage{booktabs}"]
     lines += [f"% note: {note}" for note in table.notes]
     lines += [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(lead + [_header(c) for c in table.columns]) + r" \\", r"\midrule"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rsebench.report.tables import Block, Column, Row, Table
+from rsebench.report.tables import Block, Column, Row, Table, interval_legend
 
 NORMS = {"linf": "L∞", "l2": "L2"}
 
@@ -21,8 +21,11 @@ def _cell(row: Row, column: Column, bold: bool) -> str:
     text = column.format(cell.mean)
     if bold:
         text = f"**{text}**"
+    text += cell.mark
     if cell.std is not None:
         text += f" ± {column.format(cell.std)}"
+    if cell.interval is not None:
+        text += f" [{column.format_interval(cell.interval)}]"
     return text
 
 
@@ -36,12 +39,12 @@ def block_title(block: Block) -> str:
 def render(table: Table) -> str:
     attack = table.kind == "attack"
     lead = ["Attack", "Method", "n"] if attack else ["Method", "n"]
-    headers = lead + [f"{c.label} {c.arrow}".strip() if attack else c.label for c in table.columns]
+    headers = lead + [f"{c.label} {c.arrow}".strip() if table.kind in ("attack", "leaderboard") else c.label for c in table.columns]
     align = [":--"] * (len(lead) - 1) + ["--:"] * (1 + len(table.columns))
     setting = ", ".join(f"{k}={v}" for k, v in table.setting.items())
     lines = [f"### {escape(table.title)}", "",
-             f"`{table.name}` · setting: {escape(setting)} · {table.records_text} · mean ± sample std over seeds "
-             "(n = seeds per method) · **bold** = best reproduced value per column", "",
+             f"`{table.name}` · setting: {escape(setting)} · {table.records_text} · {escape(interval_legend(table))} "
+             "· **bold** = best reproduced value per column", "",
              "| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
     for block in table.blocks:
         best = {c.key: block.best(c) for c in table.columns}

@@ -36,7 +36,7 @@ import tomllib
 from pathlib import Path
 
 from rsebench.errors import UserError
-from rsebench.report.collect import METHOD_NAMES
+from rsebench.registry import method_label
 from rsebench.report.tables import Cell, Row, Table
 
 REQUIRED = ("method", "source", "task", "metric", "value")
@@ -146,7 +146,7 @@ def add_reported(table: Table, entries: list[dict]) -> None:
             key = (entry["method"], entry.get("backbone") or "", entry["source"])
             grouped.setdefault(key, {})[column] = entry["fraction"]
         for (method, backbone, source), values in sorted(grouped.items()):
-            name = METHOD_NAMES.get(method, method)
+            name = method_label(method)
             label = f"{name} ({backbone}, reported)" if backbone else f"{name} (reported)"
             block.rows.append(Row(label, method, {k: Cell([v]) for k, v in values.items()},
                                   reported={"source": source, "backbone": backbone or None}))

@@ -2,7 +2,10 @@
 
 A `Table` holds columns (with the direction in which a value is better), blocks of rows (one block
 for STS / transfer, one per attack for robustness) and cells with every seed's raw value, so the
-LaTeX, Markdown and CSV renderers print the same numbers. Records whose settings must not be
+LaTeX, Markdown and CSV renderers print the same numbers. Each cell also keeps every seed's 95%
+interval from its record (Wilson for proportions, bootstrap for STS; recomputed from counts for
+records older than the interval fields): one seed shows the record's interval, several seeds the
+Student-t interval of the mean over seeds (rsebench.stats.seed_summary). Records whose settings must not be
 compared (another STS text variant, a reduced transfer protocol, another victim kind or example
 set) go to separate tables, and each such table says so in its notes.
 """
@@ -16,15 +19,14 @@ import re
 import statistics
 from dataclasses import dataclass, field
 
-from rsebench.report.collect import Collection, Method, method_of, seed_of
+from rsebench.report.collect import INTERVAL_METHODS, Collection, Method, interval_of, method_of, seed_of
+from rsebench.stats import seed_summary
+from rsebench.registry import recipe_label, recipes
 
 STS_COLUMNS = (("sts12", "STS12"), ("sts13", "STS13"), ("sts14", "STS14"), ("sts15", "STS15"), ("sts16", "STS16"),
                ("stsb", "STS-B"), ("sick", "SICK-R"))
 TRANSFER_COLUMNS = (("mr", "MR"), ("cr", "CR"), ("subj", "SUBJ"), ("mpqa", "MPQA"), ("sst2", "SST2"), ("trec", "TREC"),
                     ("mrpc", "MRPC"))
-RECIPE_NAMES = {"textfooler": "TextFooler", "textfooler-local": "TextFooler-local", "pwws": "PWWS", "deepwordbug": "DeepWordBug",
-                "textbugger": "TextBugger", "bae": "BAE", "bert-attack": "BERT-Attack", "fgsm": "FGSM", "pgd": "PGD"}
-EMBEDDING_RECIPES = ("fgsm", "pgd")
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,24 @@ class Column:
             return ""
         return f"{value * self.scale:.{self.decimals}f}"
 
+    def format_interval(self, interval: tuple[float, float] | None) -> str:
+        """'lo, hi' with one decimal fewer than the value (an interval's ends are less certain than its centre)."""
+        if interval is None:
+            return ""
+        decimals = max(self.decimals - 1, 0)
+        return f"{interval[0] * self.scale:.{decimals}f}, {interval[1] * self.scale:.{decimals}f}"
+
+    @property
+    def interval_method(self) -> str:
+        """How one record's interval of this column is computed ('' when records carry none)."""
+        return INTERVAL_METHODS.get(self.metric, "") if self.key != "avg" else ""
+
 
 @dataclass
 class Cell:
     values: list[float]  # one raw value (fraction) per seed, in seed order
+    intervals: list[tuple[float, float] | None] = field(default_factory=list)  # each seed's record interval (95%)
+    mark: str = ""  # "†": differs from the reference model (paired test, Holm-corrected; see the table notes)
 
     @property
     def n(self) -> int:
@@ -62,6 +78,18 @@ class Cell:
     def std(self) -> float | None:
         """Sample standard deviation over seeds (None for a single seed)."""
         return statistics.stdev(self.values) if len(self.values) > 1 else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """95% interval: the record's own for one seed; the t-interval of the mean over several seeds."""
+        if self.n == 1:
+            return self.intervals[0] if self.intervals else None
+        return seed_summary(self.values).interval
+
+    def interval_method(self, column: Column) -> str:
+        if self.interval is None:
+            return ""
+        return column.interval_method if self.n == 1 else f"t over {self.n} seeds"
 
 
 @dataclass
@@ -84,6 +112,7 @@ class Block:
     title: str | None
     rows: list[Row]
     attack: dict = field(default_factory=dict)  # robustness blocks: recipe, norm, eps
+    records: dict[str, dict[tuple, dict]] = field(default_factory=dict)  # robustness blocks: method key -> seed -> record
 
     def best(self, column: Column) -> set[int]:
         """Indexes of the reproduced rows whose *displayed* value is best (ties all win); none if < 2 compete."""
@@ -114,6 +143,15 @@ class Table:
         return f"{self.n_records} record{'s' if self.n_records != 1 else ''}"
 
 
+def interval_legend(table: Table) -> str:
+    """What a cell shows, for the table's header line."""
+    source = {"sts": "bootstrap over sentence pairs", "transfer": "Wilson over scored examples",
+              "attack": "Wilson; attack success over non-skipped examples",
+              "leaderboard": "Wilson (STS avg.: none)"}.get(table.kind, "")
+    one = f"[95% interval, {source}]" if source else "[95% interval]"
+    return f"one seed: value {one}; several seeds: mean ± sample std [95% t-interval over seeds]"
+
+
 # ---------------------------------------------------------------------------------------------
 # Grouping helpers
 
@@ -126,35 +164,38 @@ def _setting_text(setting: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in setting.items())
 
 
-def _members(records: list[dict], value) -> tuple[dict[Method, dict[tuple, dict[str, float]]], list[str]]:
-    """method -> seed -> column key -> raw value; duplicates (same method, seed and column) keep the first file."""
-    table: dict[Method, dict[tuple, dict[str, float]]] = {}
+Value = tuple  # (raw value, its record's 95% interval or None)
+
+
+def _members(records: list[dict], value) -> tuple[dict[Method, dict[tuple, dict[str, Value]]], list[str]]:
+    """method -> seed -> column key -> (raw value, interval); duplicates (same method, seed and column) keep the first file."""
+    table: dict[Method, dict[tuple, dict[str, Value]]] = {}
     duplicates = []
     for record in sorted(records, key=lambda r: r["_path"]):
-        key, number = value(record)
+        key, number, interval = value(record)
         seeds = table.setdefault(method_of(record), {})
         cells = seeds.setdefault(seed_of(record), {})
         if key in cells:
             duplicates.append(f"{record['_path']}: duplicate of an earlier record for the same model, seed and column; ignored")
             continue
-        cells[key] = float(number)
+        cells[key] = (float(number), interval)
     return table, duplicates
 
 
-def _rows(members: dict[Method, dict[tuple, dict[str, float]]], columns: list[Column], average: Column | None) -> list[Row]:
+def _rows(members: dict[Method, dict[tuple, dict[str, Value]]], columns: list[Column], average: Column | None) -> list[Row]:
     rows = []
     for method in sorted(members):
         seeds = members[method]
         cells = {}
         for column in columns:
-            values = [seeds[s][column.key] for s in sorted(seeds) if column.key in seeds[s]]
-            if values:
-                cells[column.key] = Cell(values)
+            pairs = [seeds[s][column.key] for s in sorted(seeds) if column.key in seeds[s]]
+            if pairs:
+                cells[column.key] = Cell([p[0] for p in pairs], [p[1] for p in pairs])
         if average is not None:
             keys = [c.key for c in columns]
-            per_seed = [statistics.fmean(seeds[s][k] for k in keys) for s in sorted(seeds) if all(k in seeds[s] for k in keys)]
+            per_seed = [statistics.fmean(seeds[s][k][0] for k in keys) for s in sorted(seeds) if all(k in seeds[s] for k in keys)]
             if per_seed:  # the average is over seeds that have every column (else it would mix task sets)
-                cells[average.key] = Cell(per_seed)
+                cells[average.key] = Cell(per_seed, [None] * len(per_seed))  # one seed: no interval (tasks are not one sample)
         rows.append(Row(method.label, method.key, cells))
     return rows
 
@@ -187,11 +228,15 @@ def _task_grid_tables(records: list[dict], kind: str, label: str, title: str, ta
     tables = []
     for name in sorted(groups):
         known = [r for r in groups[name] if r["task"]["name"] in known_tasks]
-        members, notes = _members(known, lambda r: (r["task"]["name"], r["metrics"][metric]))
+        members, notes = _members(known, lambda r: (r["task"]["name"], r["metrics"][metric], interval_of(r, metric)))
         extra = sorted({r["task"]["name"] for r in groups[name]} - known_tasks.keys())
         if extra:
             notes.append(f"{label} tasks outside the standard seven are not shown: {', '.join(extra)}")
         rows = _rows(members, columns, average)
+        if any(cell.n == 1 and cell.interval is None for row in rows for key, cell in row.cells.items() if key != average.key):
+            notes.append(f"{label} values without an interval come from records written before rsebench stored intervals "
+                         f"({'their sentence pairs were not kept, so no bootstrap' if kind == 'sts' else 'no counts to recompute one'}); "
+                         "re-run 'rsebench eval' to get them")
         tables.append(Table(name, kind, title, settings[name], columns + [average], [Block(None, rows)], split_notes + notes, len(known)))
     return tables
 
@@ -249,15 +294,20 @@ def _attack_setting(record: dict) -> dict:
 def attack_info(record: dict) -> dict:
     """recipe, norm, eps and a display label of an attack record."""
     task = record["task"]
-    recipe = task.get("recipe") or task["attack"].split("-")[0]
-    variant = record["settings"].get("variant") or {}
-    norm = task.get("norm") or variant.get("norm")
-    eps = task.get("eps", variant.get("eps", record["settings"].get("eps")))
-    return {"attack": task["attack"], "recipe": recipe, "norm": norm, "eps": eps, "label": RECIPE_NAMES.get(recipe, recipe)}
+    return {"attack": task["attack"], "recipe": task["recipe"], "norm": task.get("norm"), "eps": task.get("eps"),
+            "label": recipe_label(task["variant"])}
+
+
+def attack_text(info: dict) -> str:
+    """Display name of an attack: 'DeepWordBug', 'PGD (L∞, ε=0.01)'."""
+    if info.get("eps") is None:
+        return info["label"]
+    norm = {"linf": "L∞", "l2": "L2"}.get(info.get("norm"), info.get("norm") or "")
+    return f"{info['label']} ({norm}, ε={info['eps']:g})"
 
 
 def _attack_order(info: dict) -> tuple:
-    embedding = info["recipe"] in EMBEDDING_RECIPES
+    embedding = info["recipe"] in recipes() and recipes()[info["recipe"]].kind == "embedding"
     return (embedding, info["label"].lower(), info["norm"] or "", info["eps"] if info["eps"] is not None else -1.0, info["attack"])
 
 
@@ -292,9 +342,9 @@ def robustness_tables(records: list[dict]) -> list[Table]:
             notes = []
             for info in sorted(attacks.values(), key=_attack_order):
                 chosen = [r for r in group if r["task"]["attack"] == info["attack"]]
-                members, duplicates = _members_multi(chosen)
+                members, duplicates, by_method = _members_multi(chosen)
                 notes.extend(duplicates)
-                blocks.append(Block(info["label"], _rows(members, ROBUSTNESS_COLUMNS, None), attack=info))
+                blocks.append(Block(info["label"], _rows(members, ROBUSTNESS_COLUMNS, None), attack=info, records=by_method))
             setting = dict(key)
             title = f"Robustness on {dataset} ({victim} victim, {setting['examples']} attacked examples; ×100 except queries)"
             tables.append(Table(names[key], "attack", title, setting, list(ROBUSTNESS_COLUMNS), blocks,
@@ -303,18 +353,22 @@ def robustness_tables(records: list[dict]) -> list[Table]:
 
 
 def _members_multi(records: list[dict]):
-    """Like `_members`, for records carrying several columns (the attack metrics)."""
-    table: dict[Method, dict[tuple, dict[str, float]]] = {}
+    """Like `_members`, for records carrying several columns (the attack metrics); also the records
+    themselves (method key -> seed -> record), which the paired comparisons read."""
+    table: dict[Method, dict[tuple, dict[str, Value]]] = {}
+    by_method: dict[str, dict[tuple, dict]] = {}
     duplicates = []
     for record in sorted(records, key=lambda r: r["_path"]):
-        seeds = table.setdefault(method_of(record), {})
+        method = method_of(record)
+        seeds = table.setdefault(method, {})
         seed = seed_of(record)
         if seed in seeds:
             duplicates.append(f"{record['_path']}: duplicate of an earlier record for the same model, seed and attack; ignored")
             continue
-        seeds[seed] = {c.key: float(record["metrics"][c.metric]) for c in ROBUSTNESS_COLUMNS
+        seeds[seed] = {c.key: (float(record["metrics"][c.metric]), interval_of(record, c.metric)) for c in ROBUSTNESS_COLUMNS
                        if isinstance(record["metrics"].get(c.metric), (int, float))}
-    return table, duplicates
+        by_method.setdefault(method.key, {})[seed] = record
+    return table, duplicates, by_method
 
 
 # ---------------------------------------------------------------------------------------------

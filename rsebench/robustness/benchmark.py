@@ -24,7 +24,7 @@ import json
 import os
 import time
 
-from rsebench.commands.common import positive_int
+from rsebench.jobs.options import positive_int
 
 OUTCOME_FIELDS = ("result_type", "perturbed", "perturbed_output", "queries")
 

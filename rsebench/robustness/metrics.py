@@ -11,11 +11,17 @@ so accuracy_under_attack = original_accuracy * (1 - attack_success_rate) wheneve
 Average perturbed-word fraction: words changed / words in the original, averaged over successful
 examples with a non-zero change (TextAttack's `avg_perturbation_perc` drops zeros). Average queries:
 over non-skipped examples. TextAttack rounds percentages to 2 decimals; records keep full precision.
+
+Each proportion has a 95% Wilson interval (`<metric>_ci95 = [lo, hi]`, null when undefined; see
+rsebench.stats): original accuracy over N, accuracy under attack over N, attack success rate over
+S + F (so with skipped examples its interval is wider than N suggests).
 """
 
 from __future__ import annotations
 
 import math
+
+from rsebench.stats import as_list, wilson_interval
 
 RESULT_TYPES = ("successful", "failed", "skipped")
 
@@ -40,6 +46,9 @@ def attack_metrics(results: list[dict]) -> dict:
         "original_accuracy": (s + f) / total if total else None,
         "accuracy_under_attack": f / total if total else None,
         "attack_success_rate": s / (s + f) if s + f else 0.0,
+        "original_accuracy_ci95": as_list(wilson_interval(s + f, total)),
+        "accuracy_under_attack_ci95": as_list(wilson_interval(f, total)),
+        "attack_success_rate_ci95": as_list(wilson_interval(s, s + f)),
         "avg_perturbed_word_fraction": _mean(word_fractions),
         "avg_queries": _mean([r["queries"] for r in attacked]),
         "avg_words_per_input": _mean([r["words"] for r in results if r.get("words") is not None]),
@@ -49,6 +58,14 @@ def attack_metrics(results: list[dict]) -> dict:
         if any(f"{norm}_norm" in r for r in results):
             metrics[f"avg_{norm}_norm_successful"] = _mean(values)
     return metrics
+
+
+def victim_accuracy_interval(accuracy: float | None, examples: int | None) -> list[float] | None:
+    """Wilson interval of the victim's clean accuracy from the fraction and the number of examples
+    it was measured on (the correct count is recovered by rounding accuracy * examples)."""
+    if accuracy is None or not examples:
+        return None
+    return as_list(wilson_interval(round(accuracy * examples), examples))
 
 
 def _mean(values: list[float]) -> float | None:

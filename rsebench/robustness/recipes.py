@@ -39,25 +39,17 @@ class RecipeSpec:
     raw: dict[str, Any] = field(repr=False)
 
 
-def recipe_paths() -> dict[str, Path]:
-    paths = {}
-    for path in sorted(spec_root("attacks").glob("*.toml")):
-        with path.open("rb") as handle:
-            name = tomllib.load(handle).get("name", path.stem)
-        paths[name] = path
-    return paths
-
-
 def recipe_names() -> list[str]:
-    return sorted(recipe_paths())
+    from rsebench.registry import recipe_names as registered
+
+    return sorted(registered())
 
 
 def load_recipe(name: str) -> RecipeSpec:
     """The spec of a recipe by name; UserError listing the valid names when unknown."""
-    paths = recipe_paths()
-    if name not in paths:
-        raise UserError(f"unknown attack recipe '{name}'; choose one of: {', '.join(sorted(paths))}")
-    path = paths[name]
+    from rsebench.registry import recipe_info
+
+    path = recipe_info(name).path
     try:
         with path.open("rb") as handle:
             raw = tomllib.load(handle)

@@ -1,8 +1,8 @@
 """Attack runs: a fixed example list, one JSONL line per attacked example, resume, shards, records.
 
 A run attacks the first n examples of a fixed, seeded permutation of a dataset's attack split
-(the ids are stored). It writes `<results-dir>/runs/<model>/<attack>-<dataset>-<victim>-seed<S>-n<N>.jsonl`
-(one file per shard when sharded): a header line with the run spec and its hash, then one line per
+(the ids are stored). It writes `<results-dir>/runs/<model folder>/<attack>-<dataset>-<victim>-seed<S>-n<N>-<identity>.jsonl`
+(one file per shard when sharded; the identity hash names every setting, see `RunPlan.identity`): a header line with the run spec and its hash, then one line per
 example, flushed as soon as the example finishes. A killed run resumes after its last complete
 line; a run whose spec changed refuses to resume. When every shard is complete the lines are merged
 (in example-list order) into one attack record. Randomness is seeded per example from (seed, id),
@@ -21,9 +21,9 @@ import numpy as np
 
 from rsebench.data import DATASETS, LabeledTexts, dataset_info, load_dataset
 from rsebench.errors import UserError
-from rsebench.records import _slug, make_record, now, spec_hash, write_record
+from rsebench.records import _slug, make_record, model_folder, now, spec_hash, write_record
 from rsebench.robustness.embedding_attack import EmbeddingAttackConfig, attack_example, example_generator, resolve_step_size
-from rsebench.robustness.metrics import attack_metrics
+from rsebench.robustness.metrics import attack_metrics, victim_accuracy_interval
 from rsebench.robustness.recipes import RecipeSpec
 from rsebench.seeding import example_digest, seed_everything
 
@@ -89,14 +89,32 @@ class RunPlan:
     batch_size: int = 64
 
     @property
+    def variant_name(self) -> str:
+        """The recipe as records name it: its local-substitute variant where it has one (textfooler-local)."""
+        return self.recipe.raw.get("variant", self.recipe.name)
+
+    @property
     def attack_name(self) -> str:
         if self.recipe.kind == "embedding":
-            return f"{self.recipe.name}-{self.variant['norm']}-eps{self.variant['eps']:g}"
-        return self.recipe.name
+            return f"{self.variant_name}-{self.variant['norm']}-eps{self.variant['eps']:g}"
+        return self.variant_name
+
+    def identity(self) -> dict:
+        """Every setting that can change this run's numbers, the model aside (its key joins in the record):
+        example ids, seed, the recipe's whole spec (parameters, substitutes and their thresholds), the
+        embedding attack's parameters, the victim's kind and settings. The shard count is not part of it."""
+        return {"dataset": self.dataset, "split": self.examples.split, "example_ids": spec_hash({"ids": self.examples.ids}),
+                "n": len(self.examples), "seed": self.seed, "recipe": self.recipe.name, "variant": self.variant_name,
+                "recipe_spec": spec_hash(self.recipe.raw), "embedding": self.variant,
+                "victim": {"kind": self.victim_meta["kind"], "settings": self.victim_meta["settings"]}}
+
+    def identity_hash(self) -> str:
+        return spec_hash({"kind": "attack", "model": self.model["key"], **self.identity()})
 
     def spec(self, shard_count: int) -> dict:
-        """Everything that decides the per-example results (hashed; shards share it, and a sharded run
-        has the same hash as an unsharded one: the shard count only changes the file names)."""
+        """Everything that decides the per-example results (hashed; a run file only resumes under the same
+        hash). Beyond the identity it pins the exact weights: a rerun of the same model identity with other
+        weights (another machine) starts its own run file instead of mixing into this one."""
         return {
             "format": RUN_FORMAT, "recipe": self.recipe.raw, "variant": self.variant, "dataset": self.dataset,
             "split": self.examples.split, "ids": self.examples.ids, "seed": self.seed,
@@ -105,10 +123,10 @@ class RunPlan:
         }
 
     def run_path(self, results_dir: str | Path, shard: tuple[int, int]) -> Path:
-        model = _slug(self.model["name"]) + (f"-{self.model['fingerprint'][:8]}" if self.model.get("fingerprint") else "")
-        stem = _slug(f"{self.attack_name}-{self.dataset}-{self.victim_meta['kind']}-seed{self.seed}-n{len(self.examples)}")
+        stem = _slug(f"{self.attack_name}-{self.dataset}-{self.victim_meta['kind']}-seed{self.seed}-n{len(self.examples)}"
+                     f"-{self.identity_hash()[:8]}")
         suffix = "" if shard[1] == 1 else f".shard{shard[0]}of{shard[1]}"
-        return Path(results_dir) / "runs" / model / f"{stem}{suffix}.jsonl"
+        return Path(results_dir) / "runs" / model_folder(self.model) / f"{stem}{suffix}.jsonl"
 
 
 def embedding_variants(recipe: RecipeSpec, eps: list[float] | None = None, steps: int | None = None,
@@ -215,7 +233,8 @@ def execute_run(plan: RunPlan, victim, results_dir: str | Path, shard: tuple[int
         path.parent.mkdir(parents=True, exist_ok=True)
         header = {"type": "header", "format": RUN_FORMAT, "spec_hash": digest, "spec": spec, "shard": list(shard),
                   "positions": shard_positions(len(plan.examples), shard), "model": plan.model, "victim": plan.victim_meta,
-                  "attack_name": plan.attack_name, "created": now(), "resources": {}}
+                  "attack_name": plan.attack_name, "identity": plan.identity(), "identity_hash": plan.identity_hash(),
+                  "created": now(), "resources": {}}
         done = []
         _write_lines(path, [header], mode="w")
     finished = {line["position"] for line in done}
@@ -301,14 +320,15 @@ def merge_shards(plan: RunPlan, results_dir: str | Path, shard_count: int, stric
     """Write the record when every shard's file is complete; None (or UserError when strict) otherwise."""
     from rsebench.progress import say
 
-    digest = spec_hash(plan.spec(shard_count))
+    # Merging needs no victim: the shards' headers must agree with each other and with this identity.
+    identity = plan.identity_hash()
     lines: dict[int, dict] = {}
     headers = []
     for shard, header, done in shard_status(plan, results_dir, shard_count):
         problem = None
         if header is None:
             problem = f"shard {shard[0]}/{shard[1]} has not started"
-        elif header["spec_hash"] != digest:
+        elif header.get("identity_hash") != identity or header["spec_hash"] != (headers[0]["spec_hash"] if headers else header["spec_hash"]):
             problem = f"shard {shard[0]}/{shard[1]} was run with a different spec"
         elif len({line['position'] for line in done}) < len(header["positions"]):
             problem = f"shard {shard[0]}/{shard[1]} is incomplete ({len(done)}/{len(header['positions'])})"
@@ -327,19 +347,21 @@ def merge_shards(plan: RunPlan, results_dir: str | Path, shard_count: int, stric
     return write_record(record, results_dir)
 
 
-def build_record(headers: list[dict], lines: list[dict], results_dir: str | Path, run_files: list[Path]) -> dict:
+def build_record(headers: list[dict], lines: list[dict], results_dir: str | Path, run_files: list[Path]):
     first = headers[0]
     spec = first["spec"]
     victim = first["victim"]
     recipe = spec["recipe"]
+    identity = first["identity"]
     metrics = attack_metrics(lines)
     metrics["victim_clean_accuracy"] = victim["clean_accuracy"]
+    metrics["victim_clean_accuracy_ci95"] = victim_accuracy_interval(victim["clean_accuracy"], victim.get("clean_accuracy_examples"))
     substitutes = {}
     for header in headers:
         substitutes.update(header.get("resources") or {})
     seconds = sum(line["seconds"] for line in lines)
     task = {"name": spec["dataset"], "split": spec["split"], "attack": first["attack_name"], "recipe": recipe["name"],
-            "victim": victim["kind"], "n": len(lines)}
+            "variant": identity["variant"], "victim": victim["kind"], "n": len(lines)}
     if spec["variant"]:
         task.update({"norm": spec["variant"]["norm"], "eps": spec["variant"]["eps"]})
     settings = {"recipe_parameters": recipe.get("parameters", {}), "variant": spec["variant"], "seed": spec["seed"],
@@ -351,51 +373,10 @@ def build_record(headers: list[dict], lines: list[dict], results_dir: str | Path
         "attack", model=first["model"], task=task, metrics=metrics, settings=settings,
         timings={"attack_seconds": round(seconds, 3), "examples_per_second": len(lines) / seconds if seconds else None,
                  "victim_train_seconds": victim.get("train_seconds")},
-        seed=spec["seed"], spec_hash=first["spec_hash"], example_ids=spec["ids"], victim=victim_section,
+        identity=identity, seed=spec["seed"], spec_hash=first["spec_hash"], example_ids=spec["ids"],
+        outcomes=[line["result_type"] for line in lines],  # aligned with example_ids: what paired tests compare
+        victim=victim_section,
         resources={"substitutes": substitutes, "bundled": recipe.get("resources", {}).get("bundled_files", [])},
         faithfulness=recipe.get("faithfulness", {}), description=recipe.get("description", ""),
         run_files=[str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in run_files],
     )
-
-
-# --------------------------------------------------------------------------------------------
-# The whole command, as a function
-
-
-def run_attack(encoder, requested_model: str, recipe_name: str, dataset: str, n: int | None = 20,
-               victim_settings=None, seed: int = 0, results_dir: str | Path = "results", shard: tuple[int, int] = (1, 1),
-               restart: bool = False, merge_only: bool = False, eps: list[float] | None = None, steps: int | None = None,
-               step_size: float | None = None, norm: str | None = None, random_start: bool | None = None,
-               batch_size: int = 64, mlm: str | None = None) -> list[Path | None]:
-    """Attack `encoder`'s victim on `dataset` with a recipe; one record path per run (None while
-    other shards are still missing). Embedding attacks run once per eps value."""
-    from rsebench.commands.common import model_identity
-    from rsebench.robustness.recipes import check_resources, load_recipe, with_masked_lm
-    from rsebench.robustness.victim import VictimSettings, build_victim
-
-    recipe = with_masked_lm(load_recipe(recipe_name), mlm)
-    check_resources(recipe)
-    examples = select_examples(dataset, n)
-    variants = embedding_variants(recipe, eps, steps, step_size, norm, random_start) if recipe.kind == "embedding" else [{}]
-    settings = victim_settings or VictimSettings(seed=seed)
-    model = model_identity(encoder, requested_model)
-    if merge_only:
-        return [merge_shards(_plan_for_merge(recipe, dataset, examples, seed, model, variant, encoder, settings, results_dir, shard),
-                             results_dir, shard[1], strict=True) for variant in variants]
-    victim, victim_meta = build_victim(encoder, dataset, settings)
-    paths = []
-    for variant in variants:
-        plan = RunPlan(recipe, dataset, examples, seed, victim_meta, model, variant, batch_size)
-        paths.append(execute_run(plan, victim, results_dir, shard, restart))
-    return paths
-
-
-def _plan_for_merge(recipe, dataset, examples, seed, model, variant, encoder, settings, results_dir, shard) -> RunPlan:
-    """Merging needs no victim: take its meta from the first shard's header (all shards are checked against it)."""
-    probe = RunPlan(recipe, dataset, examples, seed, {"kind": settings.kind}, model, variant)
-    if shard[1] == 1:
-        raise UserError("--merge needs the shard count: pass --shard 1/N (any i) with the N the shards were run with")
-    header, _ = _read_run(probe.run_path(results_dir, (1, shard[1])))
-    if header is None:
-        raise UserError(f"no shard files to merge at {probe.run_path(results_dir, (1, shard[1])).parent}; run the shards first")
-    return RunPlan(recipe, dataset, examples, seed, header["victim"], model, variant)

@@ -327,3 +327,8 @@ def build_victim(encoder: SentenceEncoder, dataset: str, settings: VictimSetting
     meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     say(f"victim: {settings.kind} clean accuracy {100 * clean_accuracy:.1f}% on {len(eval_set)} '{dataset}' attack-split examples")
     return victim, meta
+
+
+def victim_identity(settings: VictimSettings, dataset: str) -> dict:
+    """What decides a victim, as a record's identity names it (before it is built): kind, dataset, settings."""
+    return {"kind": settings.kind, "dataset": dataset, "settings": asdict(settings)}

@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from rsebench.train import METHODS
+from rsebench.registry import method_names
 
 
 def random_encoder(size: str = "tiny", tokenizer=None, max_length: int = 32):
@@ -60,14 +60,14 @@ class PassCounter:
         return value
 
 
-def time_train_steps(base_encoder, batch: dict[str, torch.Tensor], methods=METHODS, repeats: int = 3, warmup: int = 1,
+def time_train_steps(base_encoder, batch: dict[str, torch.Tensor], methods=None, repeats: int = 3, warmup: int = 1,
                      overrides: dict[str, str] | None = None, device: str = "cpu", mixed_precision: str = "no") -> list[dict]:
     """Median seconds per training step of each method, its ratio to SimCSE and its encoder passes."""
     from rsebench.train.objective import build_objective
     from rsebench.train.spec import load_spec
 
     runs = {}
-    for method in methods:
+    for method in methods or method_names():
         spec = load_spec(method, {k: v for k, v in (overrides or {}).items() if k in load_spec(method)})
         encoder = copy.deepcopy(base_encoder).to(device)
         torch.manual_seed(0)
@@ -129,13 +129,12 @@ def first_batch(encoder, batch_size: int, max_length: int, device: str = "cpu") 
 
 def measure(args) -> dict:
     """Time the methods (and presets) in `--methods` against SimCSE; print a table and return the report."""
-    from rsebench.commands.train import overrides_from_items
     from rsebench.errors import UserError
     from rsebench.progress import say
-    from rsebench.train.spec import preset_names
+    from rsebench.train.spec import parse_set_items, preset_names
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    known = list(METHODS) + sorted(preset_names())
+    known = list(method_names()) + sorted(preset_names())
     unknown = [m for m in methods if m not in known]
     if unknown or not methods:
         raise UserError(f"unknown method(s) {unknown}; choose from {', '.join(known)}")
@@ -147,7 +146,7 @@ def measure(args) -> dict:
     batch = first_batch(encoder, args.batch_size, args.max_length)
     say(f"timing {', '.join(methods)} on {encoder.name}: batch {batch['input_ids'].shape[0]} x {batch['input_ids'].shape[1]} tokens, "
         f"{args.repeats} interleaved rounds, {torch.get_num_threads()} threads")
-    rows = time_train_steps(encoder, batch, methods, repeats=args.repeats, warmup=args.warmup, overrides=overrides_from_items(args.overrides))
+    rows = time_train_steps(encoder, batch, methods, repeats=args.repeats, warmup=args.warmup, overrides=parse_set_items(args.overrides))
     print(f"{'method':<22} {'s/step':>8} {'x SimCSE':>9} {'CPU s/step':>10} {'x SimCSE':>9} {'encoder passes':>15}")
     for row in rows:
         print(f"{row['method']:<22} {row['seconds_per_step']:8.3f} {row['ratio_to_simcse']:9.2f} {row['cpu_seconds_per_step']:10.3f} "

@@ -72,16 +72,10 @@ class Objective(nn.Module):
 
 
 def build_objective(method: str, encoder, spec: dict) -> Objective:
-    if method == "simcse":
-        from rsebench.train.simcse import SimCSE
+    """The objective class the method registry names (`objective = "module:Class"` in its spec)."""
+    import importlib
 
-        return SimCSE(encoder, spec)
-    if method == "esimcse":
-        from rsebench.train.esimcse import ESimCSE
+    from rsebench.registry import method_info
 
-        return ESimCSE(encoder, spec)
-    if method == "robustsentembed":
-        from rsebench.train.robustsentembed import RobustSentEmbed
-
-        return RobustSentEmbed(encoder, spec)
-    raise UserError(f"unknown method '{method}'; choose one of: simcse, esimcse, robustsentembed")
+    module_name, _, class_name = method_info(method).objective.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)(encoder, spec)

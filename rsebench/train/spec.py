@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    import tomli as tomllib
+import tomllib
 
 from rsebench.errors import UserError
-from rsebench.paths import spec_root
 from rsebench.records import spec_hash
-from rsebench.train import METHODS
+from rsebench.paths import spec_root
+from rsebench.registry import method_info, methods
 
 COMMON_FIELDS = ("method", "lr", "epochs", "batch_size", "max_length", "warmup_ratio", "weight_decay", "grad_clip", "seed",
                  "mixed_precision", "temperature", "pooler", "projection_mlp", "eval_every", "dev_size", "save_every")
@@ -27,19 +24,6 @@ CHOICES = {"mixed_precision": ("no", "bf16", "fp16"), "pooler": ("cls", "cls_bef
 PRESET_FIELDS = ("name", "description", "preset_of")  # a preset's own metadata, not overrides
 
 
-def preset_names() -> dict[str, str]:
-    """Named presets: `baselines/<name>.toml` files with `preset_of = "<method>"` (name = file stem) -> that method."""
-    presets = {}
-    for path in sorted(spec_root("baselines").glob("*.toml")):
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError):
-            continue
-        if raw.get("preset_of") in METHODS:
-            presets[path.stem] = raw["preset_of"]
-    return presets
-
-
 def _read_toml(path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
@@ -47,15 +31,28 @@ def _read_toml(path) -> dict[str, Any]:
         raise UserError(f"cannot read method spec {path}: {err}") from None
 
 
+def preset_names() -> dict[str, str]:
+    """Named presets: `baselines/<name>.toml` files with `preset_of = "<method>"` (name = file stem) -> that method."""
+    known = methods()
+    presets = {}
+    for path in sorted(spec_root("baselines").glob("*.toml")):
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+        if raw.get("preset_of") in known:
+            presets[path.stem] = raw["preset_of"]
+    return presets
+
+
 def load_spec(method: str, overrides: dict[str, str] | None = None) -> dict[str, Any]:
     """The spec of a method or a named preset, with `overrides` (field -> text, as typed on the
     command line) applied. A preset (e.g. `robustsentembed-fast`) is its method's spec with the
     preset file's fields replaced; `spec["method"]` names the objective, `spec["preset"]` the preset."""
     presets = preset_names()
-    if method not in METHODS and method not in presets:
-        raise UserError(f"unknown method '{method}'; choose one of: {', '.join(list(METHODS) + sorted(presets))}")
-    base = presets.get(method, method)
-    path = spec_root("baselines") / f"{base}.toml"
+    if method not in presets and method not in methods():
+        raise UserError(f"unknown method '{method}'; choose one of: {', '.join(list(methods()) + sorted(presets))}")
+    path = method_info(presets.get(method, method)).path
     spec = _read_toml(path)
     missing = [f for f in COMMON_FIELDS if f not in spec]
     if missing:
@@ -72,11 +69,22 @@ def load_spec(method: str, overrides: dict[str, str] | None = None) -> dict[str,
     return spec
 
 
+def parse_set_items(items: list[str]) -> dict[str, str]:
+    """`FIELD=VALUE` items (`--set`) as a mapping field -> text."""
+    overrides: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise UserError(f"--set needs FIELD=VALUE, got '{item}'")
+        key, value = item.split("=", 1)
+        overrides[key.strip()] = value
+    return overrides
+
+
 def parse_override(spec: dict[str, Any], key: str, value: Any) -> Any:
     """`value` (text or an already typed value) converted to the type of `spec[key]`."""
     if key not in spec:
         raise UserError(f"unknown spec field '{key}' for method {spec.get('method')}; known fields: {', '.join(sorted(spec))}")
-    if key in ("method", "name", "description"):
+    if key in ("method", "name", "description", "display", "objective", "table_order"):
         raise UserError(f"spec field '{key}' cannot be overridden; choose the method with --method")
     current = spec[key]
     if not isinstance(value, str):

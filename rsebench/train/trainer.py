@@ -182,11 +182,12 @@ def dev_set(size: int):
 def train(method: str, spec: dict, model: str = "default", data: str | Path | None = None, max_sentences: int | None = None,
           max_steps: int | None = None, out_dir: str | Path = "checkpoints/run", overwrite: bool = False, resume: bool = False,
           results_dir: str | Path | None = "results", cpu: bool = False, encoder=None, sentences: list[str] | None = None,
-          stop_at_step: int | None = None, show_progress: bool = True) -> TrainResult:
+          stop_at_step: int | None = None, show_progress: bool = True, label: str | None = None) -> TrainResult:
     """Train `method` with `spec` and save the best (STS-B dev) inference model to `out_dir`.
 
     `encoder` / `sentences` let Python callers pass an already built encoder or corpus;
     `stop_at_step` saves the training state and returns early (a planned interruption).
+    `label` names the run in tables (e.g. a study's ablation arm); it is not part of the spec.
     """
     from accelerate import Accelerator
 
@@ -248,7 +249,8 @@ def train(method: str, spec: dict, model: str = "default", data: str | Path | No
     base_metadata = {"method": method, "spec": run_spec, "spec_hash": s_hash, "seed": int(spec["seed"]), "data_hash": data_hash,
                      "n_sentences": len(sentences), "base_model": model if isinstance(model, str) else str(model),
                      "base_model_name": encoder.name, "total_steps": total_steps, "processes": world,
-                     "mixed_precision": accelerator.mixed_precision, "versions": environment()["packages"], **inner.describe()}
+                     "mixed_precision": accelerator.mixed_precision, "versions": environment()["packages"], "label": label,
+                     **inner.describe()}
 
     def metadata(step: int) -> dict:
         return {**base_metadata, "steps": step, "best_dev": best_dev, "dev": {"task": "stsb", "split": "dev", "n": len(dev) if dev else 0,
@@ -323,18 +325,20 @@ def train(method: str, spec: dict, model: str = "default", data: str | Path | No
 
 
 def write_train_record(out: Path, meta: dict, history: list, results_dir: str | Path) -> Path:
+    """The "train" record, in the same model folder as the checkpoint's eval and attack records.
+    Its identity is the model's key: how the model was trained."""
     from rsebench.encoder import load_encoder
-    from rsebench.records import make_record, write_record
+    from rsebench.records import make_record, model_section, write_record
 
     saved = load_encoder(str(out), device="cpu")
     record = make_record(
         "train",
-        model={"name": out.resolve().name, "source": str(out), "fingerprint": saved.fingerprint(), "method": meta["method"],
-               "base_model": meta["base_model_name"], "spec_hash": meta["spec_hash"]},
+        model=model_section(saved, str(out)),
         task={"name": meta["method"], "n": meta["n_sentences"], "corpus_hash": meta["data_hash"]},
         metrics={"best_dev_spearman": meta["best_dev"], "steps": meta["steps"]},
         settings=meta["spec"],
         timings={"seconds": meta["seconds"], "seconds_per_step": meta["seconds"] / max(1, meta["steps"])},
+        identity={},
         seed=meta["seed"],
         data={"hash": meta["data_hash"], "n_sentences": meta["n_sentences"]},
         details={"history": history, "generator": meta.get("generator"), "mixed_precision": meta["mixed_precision"],

@@ -3,7 +3,10 @@
 Hand-picked numbers (inputs, not results): two trained methods x two seeds with STS, transfer and
 attack records, one pretrained model with a single seed, plus records that must be grouped apart
 (another STS variant, another victim kind) or skipped (unknown schema, incomplete, broken JSON)
-and a train record the tables ignore. Run it only to change the fixtures:
+and a train record the tables ignore. Attack records carry per-example `outcomes` (successful
+examples first, then failed, then skipped, so two models' outcomes nest) but no `_ci95` fields:
+the report recomputes Wilson intervals from the counts, as for records older than those fields.
+The pretrained model's STS records carry hand-picked `spearman_cosine_ci95` intervals. Run it only to change the fixtures:
 
     python tests/golden/make_fixture_records.py && RSEBENCH_UPDATE_GOLDEN=1 pytest tests/test_report_golden.py
 """
@@ -50,8 +53,10 @@ def attack(model_section: dict, seed: int, recipe: str, asr: float, clean: float
                "attack_success_rate": successful / attacked, "avg_perturbed_word_fraction": None if eps is not None else words,
                "avg_queries": queries, "victim_clean_accuracy": clean}
     victim_settings = {"kind": victim, "max_train": 256, "epochs": 1, "seed": seed}
+    outcomes = ["successful"] * successful + ["failed"] * failed + ["skipped"] * (n - attacked)
+    run_spec = f"{model_section['name']}-{name}-{victim}-seed{seed}-n{n}"  # as the runner's spec hash: one per run
     return record("attack", model_section, task, metrics, {"variant": variant, "seed": seed, "victim": victim_settings},
-                  seed=seed, example_ids=[f"mr:attack:{i}" for i in range(n)])
+                  seed=seed, example_ids=[f"mr:attack:{i}" for i in range(n)], outcomes=outcomes, spec_hash=run_spec)
 
 
 def fixture_records() -> dict[str, object]:
@@ -89,7 +94,8 @@ def fixture_records() -> dict[str, object]:
     for task, value in STS.items():
         out[f"all-MiniLM-L6-v2-4cd79fd7/sts-{task}.json"] = record(
             "sts", pretrained, {"name": task, "split": "test", "n": 1000, "variant": "original"},
-            {"spearman_cosine": round(value + 0.05, 4)}, {"variant": "original"})
+            {"spearman_cosine": round(value + 0.05, 4),
+             "spearman_cosine_ci95": [round(value + 0.05 - 0.021, 4), round(value + 0.05 + 0.019, 4)]}, {"variant": "original"})
     out["simcse-seed1-simc0001/train.json"] = record("train", simcse, {"name": "wiki1m"}, {"best_dev_spearman": 0.8}, {})
     future = record("sts", simcse, {"name": "sts12"}, {"spearman_cosine": 0.5}, {})
     future["schema"] = "rsebench.record/99"

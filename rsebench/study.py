@@ -1,0 +1,511 @@
+"""Studies: a whole experiment as one TOML spec, expanded into typed jobs and run resumably.
+
+A study spec (shipped ones in `baselines/studies/<name>.toml`, or any file) names models to train
+(method + spec overrides, so an ablation is a list of overrides) × seeds and/or existing models,
+the evaluation tasks, the attacks (dataset, victim, recipes, eps, n) and the reference row for
+comparisons. It expands into one *chain* per model: train → eval → attacks. Every job whose record
+already exists with the same identity is skipped, so a killed study (even `kill -9`) continues where
+it stopped: training resumes from its saved state, attack runs from their JSONL files. Chains are the
+unit of sharding: `--shard i/n` takes a fixed, cost-balanced subset of chains, so shards in parallel
+(same results folder) write exactly the records one process would.
+
+    from rsebench.study import load_study, run_study
+    run_study(load_study("quick"))
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from rsebench.errors import UserError
+from rsebench.jobs import AttackJob, EvalJob, TrainJob
+from rsebench.paths import cache_dir, spec_root
+from rsebench.records import spec_hash
+
+# Seconds on the reference machine (2 CPU cores, MiniLM-L6, fp32) when no record of this results folder
+# has measured it yet; see docs/performance.md. Records' own timings replace them as a study runs.
+DEFAULT_COST = {
+    "train_step_at_batch_64": {"simcse": 2.2, "esimcse": 3.4, "robustsentembed": 7.1},
+    "dev_eval": 12.0,
+    "sts": {"sts12": 110.0, "sts13": 70.0, "sts14": 230.0, "sts15": 190.0, "sts16": 65.0, "stsb": 14.0, "sick": 20.0},
+    "transfer": 150.0,
+    "attack_example": {"deepwordbug": 0.25, "pwws": 1.0, "textfooler": 1.1, "textbugger": 1.0, "bertattack": 2.0, "bae": 2.0,
+                       "pgd": 0.15, "fgsm": 0.05},
+    "victim": {"probe": 0.01, "finetune": 0.15},  # per training example (probe: encoding; finetune: 3 epochs)
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The spec
+
+
+@dataclass
+class Arm:
+    """One row of the study's tables: a method trained with overrides (× seeds), or an existing model."""
+
+    label: str
+    method: str | None  # None: an existing model, evaluated as it is
+    model: str  # the backbone to train from, or the existing model's location
+    overrides: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class AttackBlock:
+    dataset: str = "mr"
+    victim: str = "probe"
+    recipes: list[str] = field(default_factory=list)
+    n: int = 100
+    n_per_recipe: dict[str, int] = field(default_factory=dict)
+    eps: list[float] | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # any other AttackJob field (victim_max_train, steps, ...)
+
+
+@dataclass
+class Study:
+    name: str
+    description: str
+    scale: str
+    measured_cost: str
+    arms: list[Arm]
+    seeds: list[int]
+    train: dict[str, Any]  # TrainJob fields shared by every trained arm (max_steps, max_sentences, data) + "set"
+    eval_tasks: str | None
+    attacks: list[AttackBlock]
+    reference: str | None
+    results_dir: str
+    checkpoints_dir: str
+    path: Path | None = None
+
+
+def study_dir() -> Path:
+    return spec_root("baselines") / "studies"
+
+
+def shipped_studies() -> dict[str, Path]:
+    return {path.stem: path for path in sorted(study_dir().glob("*.toml"))}
+
+
+ATTACK_FIELDS = {f for f in AttackJob.__dataclass_fields__} - {"model", "recipe", "eps", "n", "dataset", "victim", "results_dir",
+                                                                "device", "shard", "merge", "restart"}
+TRAIN_FIELDS = {"max_steps", "max_sentences", "data", "model", "seeds", "set"}
+
+
+def load_study(name_or_path: str) -> Study:
+    """A study spec by shipped name (`rsebench study quick`) or path; UserError naming the first problem."""
+    shipped = shipped_studies()
+    path = Path(name_or_path)
+    if name_or_path in shipped and not path.is_file():
+        path = shipped[name_or_path]
+    if not path.is_file():
+        raise UserError(f"no study spec '{name_or_path}': give a TOML file or one of the shipped studies: {', '.join(shipped)}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise UserError(f"cannot read study spec {path}: {err}") from None
+    return parse_study(raw, path)
+
+
+def _expect(condition: bool, path: Path | None, message: str) -> None:
+    if not condition:
+        raise UserError(f"study spec {path or '(inline)'}: {message}")
+
+
+def parse_study(raw: dict, path: Path | None = None) -> Study:
+    from rsebench.registry import method_names, recipe_names
+
+    known = {"name", "description", "scale", "measured_cost", "reference", "results_dir", "checkpoints_dir", "train", "model",
+             "eval", "attack"}
+    unknown = sorted(set(raw) - known)
+    _expect(not unknown, path, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    name = str(raw.get("name") or (path.stem if path else "study"))
+    _expect(re.fullmatch(r"[A-Za-z0-9._-]+", name) is not None, path, f"name '{name}' may only use letters, digits, . _ -")
+    train = dict(raw.get("train", {}))
+    unknown = sorted(set(train) - TRAIN_FIELDS)
+    _expect(not unknown, path, f"[train] has unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(TRAIN_FIELDS))}")
+    seeds = train.pop("seeds", [0])
+    _expect(isinstance(seeds, list) and seeds and all(isinstance(s, int) and 0 <= s < 2**32 for s in seeds), path,
+            "[train] seeds must be a non-empty list of integers in 0 .. 4294967295")
+    arms = []
+    for index, entry in enumerate(raw.get("model", [])):
+        _expect(isinstance(entry, dict) and entry.get("label"), path, f"[[model]] #{index + 1} needs a label")
+        method = entry.get("method")
+        _expect(method is None or method in method_names(), path, f"model '{entry['label']}': unknown method '{method}'; "
+                f"choose one of {', '.join(method_names())}")
+        _expect(method is not None or "model" in entry, path, f"model '{entry['label']}' needs a method (to train) or a model (to evaluate)")
+        extra = sorted(set(entry) - {"label", "method", "model", "set"})
+        _expect(not extra, path, f"model '{entry['label']}': unknown field(s) {', '.join(extra)}")
+        overrides = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in entry.get("set", {}).items()}
+        arms.append(Arm(label=str(entry["label"]), method=method, model=str(entry.get("model", train.get("model", "default"))),
+                        overrides=overrides))
+    _expect(bool(arms), path, "no [[model]] entries: name at least one model to train or evaluate")
+    labels = [arm.label for arm in arms]
+    _expect(len(set(labels)) == len(labels), path, f"model labels must be unique, got {labels}")
+    attacks = []
+    for index, entry in enumerate(raw.get("attack", [])):
+        entry = dict(entry)
+        recipes = entry.pop("recipes", [])
+        _expect(isinstance(recipes, list) and recipes, path, f"[[attack]] #{index + 1} needs recipes = [...]")
+        bad = [r for r in recipes if r not in recipe_names()]
+        _expect(not bad, path, f"[[attack]] #{index + 1}: unknown recipe(s) {bad}; choose from {', '.join(recipe_names())}")
+        block = AttackBlock(dataset=entry.pop("dataset", "mr"), victim=entry.pop("victim", "probe"), recipes=recipes,
+                            n=int(entry.pop("n", 100)), n_per_recipe=dict(entry.pop("n_per_recipe", {})),
+                            eps=entry.pop("eps", None))
+        unknown = sorted(set(entry) - ATTACK_FIELDS)
+        _expect(not unknown, path, f"[[attack]] #{index + 1}: unknown field(s) {', '.join(unknown)}")
+        block.options = entry
+        attacks.append(block)
+    reference = raw.get("reference")
+    _expect(reference is None or reference in labels, path, f"reference '{reference}' is not one of the model labels {labels}")
+    evaluation = raw.get("eval", {})
+    return Study(name=name, description=str(raw.get("description", "")), scale=str(raw.get("scale", "")),
+                 measured_cost=str(raw.get("measured_cost", "")), arms=arms, seeds=list(seeds), train=train,
+                 eval_tasks=evaluation.get("tasks"), attacks=attacks, reference=reference,
+                 results_dir=str(raw.get("results_dir", f"results/{name}")),
+                 checkpoints_dir=str(raw.get("checkpoints_dir", cache_dir("checkpoints", name))), path=path)
+
+
+# --------------------------------------------------------------------------------------------
+# Expansion into chains of jobs
+
+
+@dataclass(eq=False)  # chains are compared (and hashed) by identity
+class Chain:
+    """One model's jobs in dependency order: train (trained arms only) → eval → attacks."""
+
+    label: str
+    seed: int | None
+    model: str  # where the model is (the checkpoint folder for a trained arm)
+    train: TrainJob | None
+    evals: list[EvalJob]
+    attacks: list[AttackJob]
+
+    @property
+    def name(self) -> str:
+        return self.label if self.seed is None else f"{self.label} seed {self.seed}"
+
+    def jobs(self) -> list:
+        return ([self.train] if self.train else []) + self.evals + self.attacks
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower() or "model"
+
+
+def expand(study: Study, results_dir: str | None = None, checkpoints_dir: str | None = None, device: str | None = None) -> list[Chain]:
+    """Every chain of the study, in spec order (arms × seeds)."""
+    results = results_dir or study.results_dir
+    checkpoints = Path(checkpoints_dir or study.checkpoints_dir)
+    train_set = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in study.train.get("set", {}).items()}
+    chains = []
+    for arm in study.arms:
+        seeds = study.seeds if arm.method else [None]
+        for seed in seeds:
+            train = None
+            location = arm.model
+            if arm.method:
+                overrides = {**train_set, **arm.overrides, "seed": str(seed)}
+                # The folder names the arm's whole setting: a changed spec trains anew instead of clashing.
+                setting = spec_hash({"method": arm.method, "model": arm.model, "overrides": overrides,
+                                     **{k: study.train.get(k) for k in ("max_steps", "max_sentences", "data")}})
+                location = str(checkpoints / f"{_slug(arm.label)}-{setting[:8]}")
+                train = TrainJob(method=arm.method, out=location, model=arm.model, data=study.train.get("data"),
+                                 max_sentences=study.train.get("max_sentences"), max_steps=study.train.get("max_steps"),
+                                 overrides=[f"{k}={v}" for k, v in overrides.items()], label=arm.label,
+                                 cpu=device == "cpu", results_dir=results)
+            evals = [EvalJob(model=location, tasks=study.eval_tasks, device=device, results_dir=results)] if study.eval_tasks else []
+            attacks = []
+            for block in study.attacks:
+                for recipe in block.recipes:
+                    kind = _recipe_kind(recipe)
+                    attacks.append(AttackJob(recipe=recipe, model=location, dataset=block.dataset, victim=block.victim,
+                                             n=int(block.n_per_recipe.get(recipe, block.n)),
+                                             eps=[float(e) for e in block.eps] if block.eps and kind == "embedding" else None,
+                                             device=device, results_dir=results,
+                                             **{k: v for k, v in block.options.items()
+                                                if kind == "embedding" or k not in ("steps", "step_size", "norm", "random_start")}))
+            chains.append(Chain(arm.label, seed, location, train, evals, attacks))
+    return chains
+
+
+def _recipe_kind(recipe: str) -> str:
+    from rsebench.registry import recipe_info
+
+    return recipe_info(recipe).kind
+
+
+# --------------------------------------------------------------------------------------------
+# Cost, from measured throughput
+
+
+def measured_costs(results_dir: str | Path) -> dict:
+    """DEFAULT_COST with every figure this results folder's records have measured put in its place."""
+    from rsebench.records import read_records
+
+    cost = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULT_COST.items()}
+    if not Path(results_dir).is_dir():
+        return cost
+    per_example: dict[str, list[float]] = {}
+    for record in read_records(results_dir)[0]:
+        if record.kind == "attack" and record.timings.get("attack_seconds") and record.task.get("n"):
+            per_example.setdefault(record.task["recipe"], []).append(record.timings["attack_seconds"] / record.task["n"])
+        elif record.kind == "sts" and record.timings.get("seconds"):
+            cost["sts"][record.task["name"]] = record.timings["seconds"]
+        elif record.kind == "train" and record.timings.get("seconds_per_step"):
+            batch = record.settings.get("batch_size", 64) or 64
+            cost["train_step_at_batch_64"][record.task["name"]] = record.timings["seconds_per_step"] * 64 / batch
+    for recipe, values in per_example.items():
+        cost["attack_example"][recipe] = sorted(values)[len(values) // 2]
+    return cost
+
+
+def job_cost(job, cost: dict) -> float:
+    """Estimated seconds of one job on the reference machine."""
+    if isinstance(job, TrainJob):
+        spec = job.spec()
+        steps = job.max_steps or 1000
+        per_step = cost["train_step_at_batch_64"].get(job.method, 5.0) * spec["batch_size"] / 64
+        evals = steps // spec["eval_every"] + 1 if spec["eval_every"] else 0
+        return steps * per_step + evals * cost["dev_eval"]
+    if isinstance(job, EvalJob):
+        return sum(cost["sts"].get(task, cost["transfer"]) for task in job.task_list())
+    variants = len(job.eps) if job.eps else 1
+    victim = cost["victim"][job.victim] * job.victim_max_train
+    return victim + variants * job.n * cost["attack_example"].get(job.recipe, 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Shards
+
+
+def parse_study_shard(text: str | None) -> tuple[int, int]:
+    """'i/n', 'auto' (SLURM job array, else torchrun/accelerate RANK/WORLD_SIZE) or None -> (i, n), 1-based."""
+    if text is None:
+        return 1, 1
+    if text == "auto":
+        env = os.environ
+        if "SLURM_ARRAY_TASK_ID" in env:
+            count = int(env.get("SLURM_ARRAY_TASK_COUNT", "0"))
+            first = int(env.get("SLURM_ARRAY_TASK_MIN", "0"))
+            if count <= 0:
+                raise UserError("--shard auto: SLURM_ARRAY_TASK_COUNT is not set; submit with sbatch --array=0-N")
+            return int(env["SLURM_ARRAY_TASK_ID"]) - first + 1, count
+        if "RANK" in env and "WORLD_SIZE" in env:
+            return int(env["RANK"]) + 1, int(env["WORLD_SIZE"])
+        raise UserError("--shard auto found no SLURM job array (SLURM_ARRAY_TASK_ID) and no RANK/WORLD_SIZE; give --shard i/n")
+    from rsebench.robustness.runner import parse_shard
+
+    return parse_shard(text)
+
+
+def assign_shards(chains: list[Chain], count: int) -> list[int]:
+    """Shard (1-based) of each chain: longest chains first onto the least loaded shard. Deterministic: it
+    depends only on the spec and the default costs, so every process computes the same assignment."""
+    estimates = [sum(job_cost(job, DEFAULT_COST) for job in chain.jobs()) for chain in chains]
+    load = [0.0] * count
+    shard_of = [0] * len(chains)
+    for index in sorted(range(len(chains)), key=lambda i: (-estimates[i], i)):
+        target = min(range(count), key=lambda s: (load[s], s))
+        shard_of[index] = target + 1
+        load[target] += estimates[index]
+    return shard_of
+
+
+# --------------------------------------------------------------------------------------------
+# Running
+
+
+class RecordIndex:
+    """Identity hashes of the records in a results folder (read once, then kept up to date)."""
+
+    def __init__(self, results_dir: str | Path):
+        from rsebench.records import read_records
+
+        self.root = Path(results_dir)
+        self.hashes: set[str] = set()
+        if self.root.is_dir():
+            self.hashes = {record.identity_hash for record in read_records(self.root)[0]}
+
+    def add(self, paths) -> None:
+        from rsebench.records import read_record
+
+        for path in paths:
+            if path is not None:
+                self.hashes.add(read_record(path).identity_hash)
+
+    def has(self, kind: str, model_key: str, identity: dict) -> bool:
+        return spec_hash({"kind": kind, "model": model_key, **identity}) in self.hashes
+
+
+@dataclass
+class PlannedJob:
+    chain: Chain
+    job: Any
+    shard: int
+    estimate: float
+    status: str = "todo"  # todo | done | waiting (its model is not trained yet)
+
+
+def plan_jobs(study: Study, chains: list[Chain], shard: tuple[int, int], results_dir: str) -> list[PlannedJob]:
+    """Every job of every chain with its shard, estimated cost and status (done when its record exists)."""
+    from rsebench.encoder import load_encoder
+    from rsebench.records import model_section
+
+    cost = measured_costs(results_dir)
+    shards = assign_shards(chains, shard[1])
+    index = RecordIndex(results_dir)
+    planned = []
+    for chain, chain_shard in zip(chains, shards):
+        encoder = None
+        trained = chain.train is None or chain.train.checkpoint_complete()
+        if trained and (chain.evals or chain.attacks):
+            encoder = load_encoder(chain.model, device="cpu")
+        for job in chain.jobs():
+            item = PlannedJob(chain, job, chain_shard, job_cost(job, cost))
+            if isinstance(job, TrainJob):
+                item.status = "done" if trained else "todo"
+            elif encoder is None:
+                item.status = "waiting"
+            else:
+                key = model_section(encoder, chain.model)["key"]
+                item.status = "done" if all(index.has(job.kind if job.kind != "eval" else _eval_kind(i), key, i)
+                                            for i in job.identities(encoder)) else "todo"
+            planned.append(item)
+    return planned
+
+
+def _eval_kind(identity: dict) -> str:
+    return "sts" if "variant" in identity else "transfer"
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def describe(job) -> str:
+    if isinstance(job, TrainJob):
+        return f"train {job.method} {job.max_steps or 'all'} steps"
+    if isinstance(job, EvalJob):
+        return f"eval {job.tasks}"
+    eps = f" eps {','.join(f'{e:g}' for e in job.eps)}" if job.eps else ""
+    return f"attack {job.recipe}{eps} {job.dataset}/{job.victim} n={job.n}"
+
+
+def print_plan(study: Study, planned: list[PlannedJob], shard: tuple[int, int]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"study {study.name}: {len(planned)} jobs" + (f" (shard {shard[0]}/{shard[1]})" if shard[1] > 1 else ""),
+                  title_justify="left")
+    for column in ("#", "shard", "model", "job", "status", "est."):
+        table.add_column(column, justify="right" if column in ("#", "est.") else "left")
+    for number, item in enumerate(planned, 1):
+        table.add_row(str(number), str(item.shard), item.chain.name, describe(item.job), item.status, format_seconds(item.estimate))
+    console = Console()
+    console.print(table)
+    mine = [p for p in planned if p.shard == shard[0] and p.status != "done"]
+    console.print(f"to run in this shard: {len(mine)} jobs, about {format_seconds(sum(p.estimate for p in mine))} on the reference "
+                  "machine (2 CPU cores; costs from this results folder's records where measured, else docs/performance.md)")
+    if study.scale:
+        console.print(f"intended scale: {study.scale}")
+    if study.measured_cost:
+        console.print(f"measured cost: {study.measured_cost}")
+
+
+def run_study(study: Study, shard: tuple[int, int] = (1, 1), results_dir: str | None = None, checkpoints_dir: str | None = None,
+              device: str | None = None, dry_run: bool = False, report: bool | None = None) -> list[PlannedJob]:
+    """Run this shard's unfinished jobs in dependency order (chain by chain); render the report when the
+    whole study ran in one process (or `report=True`). Returns the plan as it was before running."""
+    from rsebench.encoder import load_encoder
+    from rsebench.jobs.common import check_device, check_results_dir
+    from rsebench.progress import say, shared_progress
+    from rsebench.records import model_section
+
+    results = results_dir or study.results_dir
+    check_results_dir(results)
+    check_device(device)
+    chains = expand(study, results, checkpoints_dir, device)
+    for chain in chains:  # every job's cheap checks before any work starts
+        for job in chain.jobs():
+            if not isinstance(job, TrainJob):
+                job.validate()
+        if chain.train:
+            chain.train.spec()
+    planned = plan_jobs(study, chains, shard, results)
+    if dry_run:
+        print_plan(study, planned, shard)
+        return planned
+    mine = [p for p in planned if p.shard == shard[0]]
+    todo_seconds = sum(p.estimate for p in mine if p.status != "done")
+    say(f"study {study.name}: {sum(p.status != 'done' for p in mine)} of {len(mine)} jobs to run in this shard "
+        f"(about {format_seconds(todo_seconds)}); records -> {results}")
+    index = RecordIndex(results)
+    started = time.perf_counter()
+    with shared_progress() as view:
+        overall = view.add_task(f"study {study.name}", total=max(1.0, todo_seconds), info="") if view else None
+        for chain in dict.fromkeys(p.chain for p in mine):
+            encoder = None
+            for item in [p for p in mine if p.chain is chain and p.status != "done"]:
+                job = item.job
+                if view:
+                    view.update(overall, info=f"{chain.name}: {describe(job)}")
+                if isinstance(job, TrainJob):
+                    _run_train(job)
+                else:
+                    if encoder is None:
+                        encoder = load_encoder(chain.model, device=device)
+                    _run_measurement(job, encoder, model_section(encoder, chain.model)["key"], index)
+                if view:
+                    view.update(overall, advance=item.estimate)
+    say(f"study {study.name}: shard {shard[0]}/{shard[1]} finished in {format_seconds(time.perf_counter() - started)}")
+    if report if report is not None else shard[1] == 1:
+        render_study_report(study, results)
+    return planned
+
+
+def _run_train(job: TrainJob) -> None:
+    from rsebench.train.trainer import STATE_DIR
+
+    out = Path(job.out)
+    resume = (out / STATE_DIR / "state.json").is_file()
+    # The folder is the study's own (its name carries the arm's setting hash): an unfinished run there resumes,
+    # anything else left over (a crash before the first save) is replaced.
+    overwrite = not resume and out.is_dir() and any(out.iterdir())
+    job.resume, job.overwrite = resume, overwrite
+    job.run()
+
+
+def _run_measurement(job, encoder, key: str, index: RecordIndex) -> None:
+    """Run an eval or attack job, only for the identities whose records are missing."""
+    if isinstance(job, EvalJob):
+        missing = [task for task, identity in zip(job.task_list(), job.identities(encoder))
+                   if not index.has(_eval_kind(identity), key, identity)]
+        if missing:
+            index.add(EvalJob(**{**job.__dict__, "tasks": ",".join(missing)}).run(encoder))
+        return
+    identities = job.identities(encoder)
+    if job.eps:
+        missing = [eps for eps, identity in zip(job.eps, identities) if not index.has("attack", key, identity)]
+        job = job.with_(eps=missing) if missing else None
+    elif all(index.has("attack", key, identity) for identity in identities):
+        job = None
+    if job is not None:
+        index.add(job.run(encoder))
+
+
+def render_study_report(study: Study, results_dir: str) -> list[Path]:
+    """The study's tables (with intervals and the comparisons against its reference) and plots."""
+    from rsebench.report.render import render_report
+
+    return render_report(results_dir, formats=("latex", "markdown", "csv"), plots=True, reference=study.reference)
