@@ -15,7 +15,6 @@ unit of sharding: `--shard i/n` takes a fixed, cost-balanced subset of chains, s
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import time

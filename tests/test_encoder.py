@@ -32,6 +32,20 @@ def test_batching_and_order_do_not_change_vectors(tiny_encoder):
     assert tiny_encoder.encode([]).shape == (0, tiny_encoder.hidden_size)
 
 
+def test_sorted_batches_are_the_tokenizers_own_padding_in_token_length_order(tiny_encoder):
+    tiny_encoder.max_length = 12  # one sentence is longer: truncated like the tokenizer truncates
+    batches = list(tiny_encoder.tokenize_sorted(SENTENCES, batch_size=4))
+    order = np.concatenate([index for index, _ in batches])
+    assert sorted(order.tolist()) == list(range(len(SENTENCES)))
+    lengths = [int(batch["attention_mask"].sum(1).max()) for _, batch in batches]
+    assert lengths == sorted(lengths, reverse=True) and lengths[0] == 12
+    for index, batch in batches:
+        reference = tiny_encoder.tokenize([SENTENCES[i] for i in index])
+        assert set(batch) == set(reference)
+        for key in batch:
+            assert torch.equal(batch[key], reference[key]), key
+
+
 def test_poolers():
     hidden = torch.arange(24, dtype=torch.float32).view(2, 3, 4)
     mask = torch.tensor([[1, 1, 0], [1, 1, 1]])
@@ -82,3 +96,14 @@ def test_unsupported_pooling_config(tmp_path, tiny_encoder):
     (tmp_path / "ckpt" / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_max_tokens": True}))
     with pytest.raises(UserError, match="not supported"):
         load_encoder(str(tmp_path / "ckpt"))
+
+
+@pytest.mark.slow
+def test_encode_bench_compares_equal_vectors_with_sentence_transformers():
+    from rsebench.data import load_corpus
+    from rsebench.encode_benchmark import compare_encode
+
+    report = compare_encode("default", load_corpus(max_sentences=24), batch_size=8, repeats=2)
+    assert report["vectors_equal"] and report["max_abs_difference"] < 1e-5
+    assert set(report["seconds"]) == {"rsebench", "sentence_transformers"} and all(len(t) == 2 for t in report["times"].values())
+    assert report["ratio"] == pytest.approx(report["seconds"]["sentence_transformers"] / report["seconds"]["rsebench"])

@@ -150,8 +150,6 @@ def test_study_runs_skips_finished_work_and_resumes_after_a_kill(tiny_model, tmp
 
 
 def test_parallel_shards_equal_one_process(tiny_model, tmp_path):
-    import tomllib  # noqa: F401 - the spec is written as TOML below
-
     def write_spec(results: Path, checkpoints: Path) -> Path:
         spec = tiny_spec(tiny_model, results, checkpoints)
         spec["train"]["seeds"] = [0]
@@ -186,8 +184,6 @@ def test_dry_run_lists_jobs_and_cost(tiny_model, tmp_path, capsys):
 
 def _to_toml(value: dict, prefix: str = "") -> str:
     """A minimal TOML writer for the test specs (strings, numbers, lists, tables, arrays of tables)."""
-    import json
-
     lines, tables, arrays = [], [], []
     for key, item in value.items():
         if isinstance(item, dict):

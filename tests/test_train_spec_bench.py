@@ -41,12 +41,33 @@ def test_bench_train_prints_ratios_to_simcse(tmp_path, capsys):
     out = tmp_path / "bench.json"
     try:
         code = main(["bench", "--what", "train", "--model", "tiny", "--batch-size", "4", "--max-length", "12", "--repeats", "1",
-                     "--warmup", "0", "--threads", "1", "--set", "token_steps=1", "--set", "sentence_steps=1", "--json", str(out)])
+                     "--warmup", "0", "--threads", "1", "--set", "token_steps=1", "--set", "sentence_steps=1",
+                     "--methods", "simcse,robustsentembed,robustsentembed-fast", "--json", str(out)])
     finally:
         torch.set_num_threads(threads)
     assert code == 0
     printed = capsys.readouterr().out
     assert "robustsentembed" in printed and "x SimCSE" in printed
-    rows = {row["method"]: row for row in json.loads(out.read_text())["rows"]}
+    report = json.loads(out.read_text())["train"]
+    rows = {row["method"]: row for row in report["rows"]}
+    assert report["ratio_to_simcse"] == {name: row["ratio_to_simcse"] for name, row in rows.items()}
     assert rows["simcse"]["ratio_to_simcse"] == 1.0 and rows["simcse"]["encoder_passes"] == 2.0
     assert rows["robustsentembed"]["encoder_passes"] == 4.0  # 2N clean + 1 search step + the adversarial view
+    assert rows["robustsentembed-fast"]["encoder_passes"] == 4.0  # the preset's single search step
+
+
+def test_named_preset_is_its_method_with_the_preset_fields():
+    from rsebench.train.spec import preset_names
+
+    assert preset_names()["robustsentembed-fast"] == "robustsentembed"
+    base, fast = load_spec("robustsentembed"), load_spec("robustsentembed-fast")
+    assert fast["method"] == "robustsentembed" and fast["preset"] == "robustsentembed-fast"
+    assert (fast["token_steps"], fast["sentence_steps"]) == (1, 1)
+    assert fast["token_steps"] * fast["token_step_size"] == pytest.approx(base["token_steps"] * base["token_step_size"])
+    assert fast["sentence_steps"] * fast["sentence_step_size"] == pytest.approx(base["sentence_steps"] * base["sentence_step_size"])
+    changed = {k for k in base if base[k] != fast[k]}
+    assert changed == {"name", "description", "token_steps", "token_step_size", "sentence_steps", "sentence_step_size"}
+    assert hash_spec(base) != hash_spec(fast)
+    assert load_spec("robustsentembed-fast", {"token_steps": "2"})["token_steps"] == 2  # overrides apply on top
+    with pytest.raises(UserError, match="robustsentembed-fast"):
+        load_spec("robustsentembed-fastest")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rsebench.errors import UserError
 from rsebench.jobs.options import option
 
 POOLERS = ("cls", "cls_before_pooler", "mean")

@@ -22,7 +22,8 @@ class TrainJob:
 
     kind: ClassVar[str] = "train"
 
-    method: str = option(help=f"training objective: {', '.join(method_names())} (see `rsebench list methods`)")
+    method: str = option(help=f"training objective: {', '.join(method_names())}, or a named preset such as robustsentembed-fast "
+                              "(see `rsebench list methods`)")
     out: str = option(help="checkpoint folder (a sentence-transformers directory)")
     model: str = option("default", help="backbone: 'default' (bundled all-MiniLM-L6-v2), a model folder, or a hub id (online)")
     data: str | None = option(None, help="training corpus, one sentence a line (default: the bundled Wikipedia sentences)", metavar="FILE")
@@ -97,14 +98,16 @@ class TrainJob:
             meta = checkpoint_metadata(out) or {}
         except UserError:
             return False
-        return (meta.get("method") == self.method and meta.get("spec_hash") == hash_spec(self.spec())
+        spec = self.spec()
+        return (meta.get("method") == spec["method"] and meta.get("spec_hash") == hash_spec(spec)
                 and meta.get("steps", -1) >= meta.get("total_steps", 0) and (self.max_steps is None or meta.get("total_steps") <= self.max_steps))
 
     def run(self, sentences: list[str] | None = None):
         from rsebench.train.trainer import train
 
         self.validate()
-        return train(self.method, self.spec(), model=self.model, data=self.data, max_sentences=self.max_sentences,
+        spec = self.spec()  # a named preset (robustsentembed-fast) trains its method's objective
+        return train(spec["method"], spec, model=self.model, data=self.data, max_sentences=self.max_sentences,
                      max_steps=self.max_steps, out_dir=self.out, overwrite=self.overwrite, resume=self.resume,
                      results_dir=self.results_dir, cpu=self.cpu, sentences=sentences, label=self.label)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rsebench.errors import UserError
-from rsebench.paths import RESOURCES_DIR, configure_offline, spec_root
+from rsebench.paths import RESOURCES_DIR, configure_offline
 
 RECIPE_KINDS = ("textattack", "embedding")
 

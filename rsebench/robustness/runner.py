@@ -24,7 +24,7 @@ from rsebench.errors import UserError
 from rsebench.records import _slug, make_record, model_folder, now, spec_hash, write_record
 from rsebench.robustness.embedding_attack import EmbeddingAttackConfig, attack_example, example_generator, resolve_step_size
 from rsebench.robustness.metrics import attack_metrics, victim_accuracy_interval
-from rsebench.robustness.recipes import RecipeSpec, build_attack
+from rsebench.robustness.recipes import RecipeSpec
 from rsebench.seeding import example_digest, seed_everything
 
 EXAMPLE_ORDER_SEED = 0  # one fixed example order per dataset, whatever the run seed: numbers stay comparable
@@ -401,21 +401,12 @@ def _attacker(plan: RunPlan, victim):
 
         return attack_embedding, {}
 
+    from rsebench.robustness.text_attack import make_text_attacker
     from rsebench.robustness.wrapper import VictimModelWrapper
 
-    wrapper = VictimModelWrapper(victim, batch_size=plan.batch_size)
-    attack, substitutes = build_attack(plan.recipe, wrapper)
-    attack.goal_function.batch_size = plan.batch_size
-
-    def attack_text(position: int) -> dict:
-        seed_example(plan.seed, plan.examples.ids[position])
-        # Each example's outputs depend on nothing that ran before it (so resumed and sharded runs
-        # reproduce an uninterrupted one): our logits cache and TextAttack's own caches start empty.
-        wrapper.clear_cache()
-        attack.clear_cache()
-        return _textattack_line(attack.attack(_example_input(plan.examples, position), int(plan.examples.labels[position])))
-
-    return attack_text, substitutes
+    # Seeded per example, caches emptied per example: resumed and sharded runs reproduce an uninterrupted one.
+    return make_text_attacker(plan.recipe, VictimModelWrapper(victim, batch_size=plan.batch_size), plan.examples, plan.seed,
+                              plan.batch_size)
 
 
 # --------------------------------------------------------------------------------------------

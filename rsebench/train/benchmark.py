@@ -71,17 +71,18 @@ def time_train_steps(base_encoder, batch: dict[str, torch.Tensor], methods=None,
         spec = load_spec(method, {k: v for k, v in (overrides or {}).items() if k in load_spec(method)})
         encoder = copy.deepcopy(base_encoder).to(device)
         torch.manual_seed(0)
-        objective = build_objective(method, encoder, spec).to(device).train()
+        objective = build_objective(spec["method"], encoder, spec).to(device).train()
         optimizer = torch.optim.AdamW([p for p in objective.parameters() if p.requires_grad], lr=float(spec["lr"]))
         runs[method] = {"objective": objective, "optimizer": optimizer, "counter": PassCounter(encoder, batch["input_ids"].shape[0]),
-                        "times": [], "passes": 0.0, "spec": spec}
+                        "times": [], "cpu": [], "passes": 0.0, "spec": spec}
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16 if mixed_precision == "bf16" else torch.float16)
                 if mixed_precision in ("bf16", "fp16") and device.startswith("cuda") else None)
 
-    def step(run) -> float:
+    def step(run) -> tuple[float, float]:
+        """(wall seconds, CPU seconds of this process) of one full training step."""
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         if autocast is not None:
             with autocast:
                 loss, _ = run["objective"](batch)
@@ -94,7 +95,7 @@ def time_train_steps(base_encoder, batch: dict[str, torch.Tensor], methods=None,
         run["objective"].after_step()
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
 
     for _ in range(warmup):
         for run in runs.values():
@@ -102,14 +103,18 @@ def time_train_steps(base_encoder, batch: dict[str, torch.Tensor], methods=None,
             run["counter"].take()
     for _ in range(repeats):
         for run in runs.values():
-            run["times"].append(step(run))
+            wall, cpu = step(run)
+            run["times"].append(wall)
+            run["cpu"].append(cpu)
             run["passes"] = run["counter"].take()
     simcse = statistics.median(runs["simcse"]["times"]) if "simcse" in runs else None
+    simcse_cpu = statistics.median(runs["simcse"]["cpu"]) if "simcse" in runs else None
     rows = []
     for method, run in runs.items():
-        median = statistics.median(run["times"])
+        median, cpu = statistics.median(run["times"]), statistics.median(run["cpu"])
         rows.append({"method": method, "seconds_per_step": median, "ratio_to_simcse": median / simcse if simcse else None,
-                     "encoder_passes": run["passes"], "times": run["times"]})
+                     "cpu_seconds_per_step": cpu, "cpu_ratio_to_simcse": cpu / simcse_cpu if simcse_cpu else None,
+                     "encoder_passes": run["passes"], "times": run["times"], "cpu_times": run["cpu"]})
         run["counter"].handle.remove()
     return rows
 
@@ -122,19 +127,17 @@ def first_batch(encoder, batch_size: int, max_length: int, device: str = "cpu") 
     return {k: v.to(device) for k, v in batch.items()}
 
 
-def run_from_args(args) -> int:
-    import json
-    from pathlib import Path
-
-    from rsebench.train.spec import parse_set_items
+def measure(args) -> dict:
+    """Time the methods (and presets) in `--methods` against SimCSE; print a table and return the report."""
     from rsebench.errors import UserError
     from rsebench.progress import say
-    from rsebench.records import write_text_atomic
+    from rsebench.train.spec import parse_set_items, preset_names
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in method_names()]
+    known = list(method_names()) + sorted(preset_names())
+    unknown = [m for m in methods if m not in known]
     if unknown or not methods:
-        raise UserError(f"unknown method(s) {unknown}; choose from {', '.join(method_names())}")
+        raise UserError(f"unknown method(s) {unknown}; choose from {', '.join(known)}")
     if "simcse" not in methods:
         methods.insert(0, "simcse")  # the reference for the ratios
     if args.threads:
@@ -144,11 +147,11 @@ def run_from_args(args) -> int:
     say(f"timing {', '.join(methods)} on {encoder.name}: batch {batch['input_ids'].shape[0]} x {batch['input_ids'].shape[1]} tokens, "
         f"{args.repeats} interleaved rounds, {torch.get_num_threads()} threads")
     rows = time_train_steps(encoder, batch, methods, repeats=args.repeats, warmup=args.warmup, overrides=parse_set_items(args.overrides))
-    print(f"{'method':<16} {'s/step':>8} {'x SimCSE':>9} {'encoder passes':>15}")
+    print(f"{'method':<22} {'s/step':>8} {'x SimCSE':>9} {'CPU s/step':>10} {'x SimCSE':>9} {'encoder passes':>15}")
     for row in rows:
-        print(f"{row['method']:<16} {row['seconds_per_step']:8.3f} {row['ratio_to_simcse']:9.2f} {row['encoder_passes']:15.1f}")
-    if args.json:
-        payload = {"model": encoder.name, "batch_size": int(batch["input_ids"].shape[0]), "tokens": int(batch["input_ids"].shape[1]),
-                   "threads": torch.get_num_threads(), "repeats": args.repeats, "rows": rows}
-        write_text_atomic(Path(args.json), json.dumps(payload, indent=2, allow_nan=False) + "\n", fix="choose another --json file")
-    return 0
+        print(f"{row['method']:<22} {row['seconds_per_step']:8.3f} {row['ratio_to_simcse']:9.2f} {row['cpu_seconds_per_step']:10.3f} "
+              f"{row['cpu_ratio_to_simcse']:9.2f} {row['encoder_passes']:15.1f}")
+    return {"model": encoder.name, "batch_size": int(batch["input_ids"].shape[0]), "tokens": int(batch["input_ids"].shape[1]),
+            "threads": torch.get_num_threads(), "repeats": args.repeats, "warmup": args.warmup, "rows": rows,
+            "ratio_to_simcse": {row["method"]: row["ratio_to_simcse"] for row in rows},
+            "cpu_ratio_to_simcse": {row["method"]: row["cpu_ratio_to_simcse"] for row in rows}}

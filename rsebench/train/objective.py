@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rsebench.errors import UserError
 from rsebench.train.infonce import ProjectionHead
 
 
