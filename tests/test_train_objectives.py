@@ -527,3 +527,17 @@ def test_esimcse_momentum_update_is_an_exponential_moving_average():
     for (p, q), (p0, q0) in zip(pairs, before):
         assert torch.allclose(q, 0.9 * q0 + 0.1 * p0, atol=1e-6)
         assert torch.equal(p, p0)  # the online weights are untouched
+
+
+@pytest.mark.parametrize("condition", ["pooled", "projected"])
+def test_discriminator_is_conditioned_on_the_chosen_sentence_vector(condition):
+    encoder = make_tiny_encoder()
+    objective = rse(encoder, deterministic=True, token_steps=1, sentence_steps=1, rtd_condition=condition)
+    seen = []
+    objective.discriminator.register_forward_pre_hook(lambda module, args: seen.append(args[1].detach().clone()))
+    batch = encoder.tokenize(SENTENCES)
+    objective(batch)
+    with torch.no_grad():
+        z1 = objective.embed(batch)
+        expected = objective.head(z1) if condition == "projected" else z1
+    assert torch.allclose(seen[-1], expected, atol=1e-6)

@@ -19,6 +19,12 @@ sign / normalised step (inside its L-inf or L2 ball); see `perturbation.py`. The
 with `torch.autograd.grad` with respect to the input only, so the search never writes parameter
 gradients, and the final perturbation enters the loss as a constant. With every adversarial part
 switched off the objective is exactly SimCSE.
+
+Spec options for the official code's choices (baselines/README.md): `search_dropout` (the search's
+network: "eval" = dropout off, "fixed" = one mask for all steps, "stochastic" = new masks each step),
+`delta_split` (z_adv from delta_sent only), `rtd_replacement` ("sampled" / "argmax"), `rtd_condition`
+("pooled" z1 / "projected" h1), `projection_batchnorm`, and `generator_lr` (the joint generator's own
+parameter group).
 """
 
 from __future__ import annotations
@@ -139,7 +145,10 @@ class RobustSentEmbed(Objective):
             edit = replace_tokens(self.generator, batch["input_ids"], batch["attention_mask"], self.tokens,
                                   float(s["rtd_mask_ratio"]), table, str(s.get("rtd_replacement", "sampled")))
             edited_words = F.embedding(edit.edited, table.weight.detach()) + delta_tok
-            logits = self.discriminator(edited_words, z1, batch["attention_mask"])
+            # Position 0 carries the sentence vector: the pooled z1 (the vector the checkpoint serves) or, as in the
+            # official code, its projection h1 (rtd_condition = "projected").
+            condition = h1 if s.get("rtd_condition", "pooled") == "projected" else z1
+            logits = self.discriminator(edited_words, condition, batch["attention_mask"])
             ordinary = self.tokens.ordinary(batch["input_ids"], batch["attention_mask"])
             l_rtd, accuracy = rtd_loss(logits, edit.labels, ordinary)
             loss = loss + float(s["rtd_weight"]) * l_rtd

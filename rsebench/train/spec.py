@@ -22,7 +22,7 @@ COMMON_FIELDS = ("method", "lr", "epochs", "batch_size", "max_length", "warmup_r
                  "mixed_precision", "temperature", "pooler", "projection_mlp", "eval_every", "dev_size", "save_every")
 CHOICES = {"mixed_precision": ("no", "bf16", "fp16"), "pooler": ("cls", "cls_before_pooler", "mean"),
            "sentence_norm": ("linf", "l2"), "search_dropout": ("eval", "fixed", "stochastic"),
-           "rtd_replacement": ("sampled", "argmax")}
+           "rtd_replacement": ("sampled", "argmax"), "rtd_condition": ("pooled", "projected")}
 
 
 def load_spec(method: str, overrides: dict[str, str] | None = None) -> dict[str, Any]:
