@@ -40,9 +40,6 @@ from rsebench.train.perturbation import sentence_step, token_step
 from rsebench.train.rtd import Discriminator, majority_prior, make_generator, replace_tokens, rtd_loss
 
 
-SEARCH_DROPOUT = ("eval", "fixed", "stochastic")
-
-
 class RobustSentEmbed(Objective):
     method = "robustsentembed"
 
@@ -153,7 +150,9 @@ class RobustSentEmbed(Objective):
             l_rtd, accuracy = rtd_loss(logits, edit.labels, ordinary)
             loss = loss + float(s["rtd_weight"]) * l_rtd
             terms.update(rtd=l_rtd.detach(), rtd_acc=accuracy, rtd_prior=majority_prior(edit.labels, ordinary),
-                         mlm=edit.mlm_loss.detach(), mlm_acc=edit.mlm_accuracy)
+                         mlm=edit.mlm_loss.detach())
+            if torch.isfinite(edit.mlm_accuracy):  # undefined in the rare batch where nothing was masked
+                terms["mlm_acc"] = edit.mlm_accuracy
             self.last.update(edited=edit.edited, rtd_labels=edit.labels)
         terms["loss"] = loss.detach()  # L = L_cl + w_reg * l_reg + lambda * L_rtd
         if self.use_rtd:

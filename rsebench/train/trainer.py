@@ -290,8 +290,10 @@ def train(method: str, spec: dict, model: str = "default", data: str | Path | No
                 raise UserError(f"loss became {float(loss)} at step {step + 1}; lower the learning rate or the perturbation sizes")
             accelerator.backward(loss)
             if float(spec["grad_clip"]) > 0:
-                for group in optimizer.param_groups:
-                    accelerator.clip_grad_norm_(group["params"], float(spec["grad_clip"]))
+                for index, group in enumerate(optimizer.param_groups):
+                    # accelerate unscales fp16 gradients in its call; a second unscale would be an error
+                    clip = accelerator.clip_grad_norm_ if index == 0 else torch.nn.utils.clip_grad_norm_
+                    clip(group["params"], float(spec["grad_clip"]))
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
