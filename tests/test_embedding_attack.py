@@ -79,3 +79,46 @@ def test_bad_settings_are_user_errors():
     with pytest.raises(UserError):
         resolve_step_size("__import__('os')", 0.1, 1)
     assert resolve_step_size("2.5*eps/steps", 0.04, 10) == pytest.approx(0.01)
+
+
+@pytest.fixture(scope="module")
+def mild_victim():
+    """A victim whose cross-entropy does not saturate in float32 (the `victim` above is near-certain)."""
+    model = Victim(make_tiny_encoder(pooler="mean"), 2, "probe")
+    torch.manual_seed(1)
+    with torch.no_grad():
+        model.head.weight.normal_(0, 0.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_fgsm_step_ascends_the_victims_loss(mild_victim, norm):
+    """One FGSM step lowers the true label's logit margin (raises the loss) below delta = 0 and below random
+    deltas of the same norm, and spends the whole budget."""
+    victim = mild_victim
+    label = _labels(victim)[0]
+    eps = 0.01
+    result = attack_example(victim, TEXTS[0], None, label, EmbeddingAttackConfig(norm, eps, 1, eps, False), example_generator(0, "x"))
+    delta = result["delta"]
+    batch = victim.tokenize([TEXTS[0]])
+    input_ids = batch.pop("input_ids")
+    words = victim.encoder.word_embeddings()(input_ids).detach()
+
+    def loss(d):  # minus the margin of the true label over the other class
+        with torch.no_grad():
+            logits = victim(inputs_embeds=words + d, **batch)[0]
+        return float(logits[1 - label] - logits[label])
+
+    generator = torch.Generator().manual_seed(0)
+    mask = (delta != 0).to(delta.dtype)
+    randoms = []
+    for _ in range(8):
+        if norm == "linf":
+            rand = delta.abs() * (torch.randint(0, 2, delta.shape, generator=generator) * 2 - 1)
+        else:
+            rand = torch.randn(delta.shape, generator=generator) * mask
+            rand = rand / rand.norm() * delta.norm()
+        randoms.append(loss(rand))
+    assert loss(delta) > loss(torch.zeros_like(delta)) and loss(delta) > max(randoms)
+    size = float(delta.abs().max()) if norm == "linf" else float(delta.norm())
+    assert size == pytest.approx(eps, rel=1e-4)  # FGSM spends the whole budget

@@ -108,33 +108,111 @@ def test_zero_perturbation_through_inputs_embeds_equals_input_ids():
     assert torch.allclose(objective.last["h_adv"], objective.last["h1"], atol=1e-6)
 
 
+class FixedMaskDropout(torch.nn.Module):
+    """Dropout with a fixed mask per batch row: row i of any forward gets mask i. In the 2N forward of
+    `two_views` rows 0..N-1 (view 1) and N..2N-1 (view 2) get DIFFERENT masks, and every N-row forward
+    (the adversarial view, the search) gets view 1's masks, so the objective is deterministic yet its
+    two views differ, as in training."""
+
+    def __init__(self, p: float, seed: int):
+        super().__init__()
+        self.p, self.seed, self.masks = p, seed, {}
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        key = tuple(x.shape[1:])
+        if key not in self.masks:
+            generator = torch.Generator().manual_seed(self.seed)
+            self.masks[key] = (torch.rand((64, *key), generator=generator) >= self.p).to(torch.float64) / (1 - self.p)
+        return x * self.masks[key][:x.shape[0]].to(x.dtype)
+
+
+def fixed_dropout(module, p=0.3):
+    """Every nn.Dropout replaced by a FixedMaskDropout (own seed each); SDPA attention dropout off."""
+    for index, (name, child) in enumerate(list(module.named_modules())):
+        for attr, sub in list(child.named_children()):
+            if isinstance(sub, torch.nn.Dropout):
+                setattr(child, attr, FixedMaskDropout(p, seed=1000 + index))
+        if hasattr(child, "dropout_prob"):
+            child.dropout_prob = 0.0
+    return module
+
+
+def intended_loss(objective, batch):
+    """RobustSentEmbed's loss written from the paper's equations, with the found perturbations and the RTD
+    edits as constants: L = 1/2 [l(h1, h2) + l(h1, h_adv)] + w_reg l(h2, h_adv) + lambda L_rtd."""
+    last, s, tau, encoder = objective.last, objective.spec, objective.temperature, objective.encoder
+    n = batch["input_ids"].shape[0]
+    words = encoder.word_embeddings()(batch["input_ids"])
+    doubled = {k: torch.cat([v, v]) for k, v in batch.items()}
+    z = objective.embed(doubled)  # rows 0..N-1: view 1's masks, rows N..2N-1: view 2's masks
+    z1, z2 = z[:n], z[n:]
+    h1, h2 = objective.head(z1), objective.head(z2)
+    h_adv = objective.head(objective.embed(batch, words + last["delta_tok"] + last["delta_sent"]))
+    l_cl = 0.5 * (info_nce(h1, h2, tau) + info_nce(h1, h_adv, tau))
+    l_reg = info_nce(h2, h_adv, tau)
+    labels = (last["edited"] != batch["input_ids"]).to(torch.float64)
+    edited = F.embedding(last["edited"], encoder.word_embeddings().weight.detach()) + last["delta_tok"]
+    logits = objective.discriminator(edited, z1, batch["attention_mask"])
+    l_rtd, _ = rtd_loss(logits, labels, objective.tokens.ordinary(batch["input_ids"], batch["attention_mask"]))
+    return l_cl + s["regularizer_weight"] * l_reg + s["rtd_weight"] * l_rtd, (h1, h2)
+
+
 def test_inner_loop_gradients_do_not_leak_into_the_update():
-    encoder = make_tiny_encoder()
-    objective = rse(encoder, deterministic=True, token_steps=2, sentence_steps=3, rtd_mask_ratio=0.3)
+    """float64, fixed and different dropout masks per view: the update's gradient is exactly the gradient of
+    the intended loss (a leak, a missing detach, a wrong pairing or a missing delta all show above 1e-9)."""
+    encoder = fixed_dropout(make_tiny_encoder()).double()
+    objective = rse(encoder, token_steps=2, sentence_steps=3, rtd_mask_ratio=0.3, search_dropout="stochastic")
+    objective = fixed_dropout(objective).double()
     batch = encoder.tokenize(SENTENCES)
     loss, terms = objective(batch)
     loss.backward()
     params = [p for p in encoder.parameters()] + list(objective.head.parameters()) + list(objective.discriminator.parameters())
     actual = [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in params]
+    assert objective.last["delta_tok"].abs().max() > 0 and objective.last["delta_sent"].abs().max() > 0
+    assert (objective.last["rtd_labels"] > 0).any()
 
-    # The intended loss, with the found perturbations and the RTD edits as constants (dropout is off: z1 == z2).
-    last, s, tau = objective.last, objective.spec, objective.temperature
-    words = encoder.word_embeddings()(batch["input_ids"])
-    z = objective.embed(batch, words)
-    h = objective.head(z)
-    h_adv = objective.head(objective.embed(batch, words + last["delta_tok"] + last["delta_sent"]))
-    l_cl = 0.5 * (info_nce(h, h, tau) + info_nce(h, h_adv, tau))
-    l_reg = info_nce(h, h_adv, tau)
-    edited = F.embedding(last["edited"], encoder.word_embeddings().weight.detach()) + last["delta_tok"]
-    logits = objective.discriminator(edited, z, batch["attention_mask"])
-    l_rtd, _ = rtd_loss(logits, last["rtd_labels"], objective.tokens.ordinary(batch["input_ids"], batch["attention_mask"]))
-    intended = l_cl + s["regularizer_weight"] * l_reg + s["rtd_weight"] * l_rtd
-    assert torch.allclose(intended, terms["loss"], atol=1e-5) and torch.allclose(intended + terms["mlm"], loss, atol=1e-5)
+    intended, (h1, h2) = intended_loss(objective, batch)
+    assert (h1 - h2).abs().max() > 1e-2  # the two views really differ
+    assert torch.allclose(intended, terms["loss"], rtol=1e-12, atol=1e-12)
+    assert torch.allclose(intended + terms["mlm"], loss, rtol=1e-12, atol=1e-12)
     expected = torch.autograd.grad(intended, params, allow_unused=True)
     for got, want, p in zip(actual, expected, params):
         want = torch.zeros_like(p) if want is None else want
-        assert torch.allclose(got, want, rtol=1e-4, atol=1e-6), (got - want).abs().max()
+        assert torch.allclose(got, want, rtol=1e-9, atol=1e-12), (got - want).abs().max()
     assert any(g.abs().sum() > 0 for g in actual)
+
+
+def test_delta_tok_reaches_the_discriminator_through_the_objectives_loss():
+    encoder = make_tiny_encoder()
+    objective = rse(encoder, deterministic=True, rtd_mask_ratio=0.3)
+    seen = []
+    objective.discriminator.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    batch = encoder.tokenize(SENTENCES)
+    objective(batch)
+    last = objective.last
+    assert last["delta_tok"].abs().max() > 0
+    words = F.embedding(last["edited"], encoder.word_embeddings().weight.detach())
+    assert torch.allclose(seen[-1][:, 1:], (words + last["delta_tok"])[:, 1:], atol=1e-7)  # position 0 carries z1
+    assert not torch.allclose(seen[-1][:, 1:], words[:, 1:], atol=1e-7)
+
+
+def test_delta_split_feeds_delta_sent_to_the_view_and_delta_tok_to_rtd():
+    encoder = make_tiny_encoder()
+    objective = rse(encoder, deterministic=True, rtd_mask_ratio=0.3, delta_split=True)
+    seen = []
+    objective.discriminator.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    batch = encoder.tokenize(SENTENCES)
+    objective(batch)
+    last = objective.last
+    words = encoder.word_embeddings()(batch["input_ids"])
+    with torch.no_grad():
+        sentence_only = objective.head(objective.embed(batch, words + last["delta_sent"]))
+        both = objective.head(objective.embed(batch, words + last["delta_sent"] + last["delta_tok"]))
+    assert torch.allclose(last["h_adv"], sentence_only, atol=1e-6) and not torch.allclose(last["h_adv"], both, atol=1e-6)
+    edited = F.embedding(last["edited"], encoder.word_embeddings().weight.detach())
+    assert torch.allclose(seen[-1][:, 1:], (edited + last["delta_tok"])[:, 1:], atol=1e-7)
 
 
 def test_rtd_gradient_reaches_the_encoder_through_the_conditioning():
@@ -205,3 +283,261 @@ def test_esimcse_repeats_words_and_fills_its_queue():
     assert int(objective.queue_filled) == 6
     _, terms = objective(batch)
     assert float(terms["queue"]) == 6  # the second batch already sees the first batch's keys
+
+
+# ---------------------------------------------------------------------------------------------
+# InfoNCE, written out by hand
+
+
+def test_info_nce_is_cross_entropy_of_cosine_over_temperature():
+    import math
+
+    torch.manual_seed(0)
+    anchors, positives, queue = torch.randn(4, 5) * 3, torch.randn(4, 5) * 0.5, torch.randn(3, 5) * 2
+    tau = 0.07
+
+    def cos(a, b):
+        return float(a @ b) / (float(a.norm()) * float(b.norm()))
+
+    for extra in (None, queue):
+        candidates = list(positives) + ([] if extra is None else list(extra))
+        expected = 0.0
+        for i, a in enumerate(anchors):
+            scores = [cos(a, c) / tau for c in candidates]
+            expected -= scores[i] - math.log(sum(math.exp(x) for x in scores))
+        expected /= len(anchors)
+        got = info_nce(anchors, positives, tau, extra_negatives=extra)
+        assert float(got) == pytest.approx(expected, rel=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# The adversarial search ascends its inner loss
+
+
+def inner_loss(objective, batch, words, delta, target):
+    with torch.no_grad():
+        return float(info_nce(objective.head(objective.embed(batch, words + delta)), target, objective.temperature))
+
+
+@pytest.mark.parametrize("part", ["token", "sentence"])
+def test_search_raises_the_inner_loss_above_zero_and_random_perturbations(part):
+    """Each perturbation on its own: the delta found beats delta = 0 and random deltas of equal size."""
+    encoder = make_tiny_encoder()
+    objective = rse(encoder, deterministic=True, rtd=False, token_perturbation=part == "token",
+                    sentence_perturbation=part == "sentence")
+    batch = encoder.tokenize(SENTENCES)
+    with torch.no_grad():
+        target = objective.head(objective.embed(batch))
+        words = encoder.word_embeddings()(batch["input_ids"])
+    delta_tok, delta_sent = objective.search(batch, words, target)
+    delta = delta_tok if part == "token" else delta_sent
+    assert delta.abs().max() > 0 and (delta_sent if part == "token" else delta_tok).abs().max() == 0
+    found, clean = inner_loss(objective, batch, words, delta, target), inner_loss(objective, batch, words, 0 * delta, target)
+    generator = torch.Generator().manual_seed(0)
+    randoms = []
+    for _ in range(8):
+        if part == "token":  # every token's vector turned in a random direction, same norm
+            turned = torch.randn(delta.shape, generator=generator)
+            rand = turned / turned.norm(dim=-1, keepdim=True) * delta.norm(dim=-1, keepdim=True)
+        else:  # the same entries with random signs
+            rand = delta.abs() * (torch.randint(0, 2, delta.shape, generator=generator) * 2 - 1)
+        randoms.append(inner_loss(objective, batch, words, rand, target))
+    assert found > clean + 1e-4, (found, clean)
+    assert found > max(randoms), (found, randoms)
+
+
+def dropout_masks(objective, mode):
+    """The embedding dropout's masks seen by each forward of one search."""
+    masks = []
+    dropout = objective.encoder.backbone.embeddings.dropout
+    handle = dropout.register_forward_hook(lambda module, args, out: masks.append((out != 0) if module.training else None))
+    encoder = objective.encoder
+    batch = encoder.tokenize(SENTENCES)
+    objective.search_dropout = mode
+    with torch.no_grad():
+        target = objective.head(objective.embed(batch))
+        words = encoder.word_embeddings()(batch["input_ids"])
+    masks.clear()
+    objective.search(batch, words, target)
+    handle.remove()
+    return masks
+
+
+def test_search_dropout_modes():
+    encoder = make_tiny_encoder()
+    objective = rse(encoder, rtd=False, token_steps=3, sentence_steps=3)
+    torch.manual_seed(1)
+    eval_masks = dropout_masks(objective, "eval")
+    assert len(eval_masks) == 3 and all(m is None for m in eval_masks)  # dropout off in every search step
+    assert objective.training and objective.encoder.training and objective.head.training  # restored afterwards
+    fixed = dropout_masks(objective, "fixed")
+    assert len(fixed) == 3 and not fixed[0].all()
+    assert all(torch.equal(fixed[0], m) for m in fixed[1:])  # one mask for every step
+    stochastic = dropout_masks(objective, "stochastic")
+    assert len(stochastic) == 3 and not torch.equal(stochastic[0], stochastic[1])  # a new network each step
+    assert objective.encoder.training
+
+
+def test_search_dropout_default_is_set_in_the_spec():
+    assert load_spec("robustsentembed")["search_dropout"] in ("eval", "fixed", "stochastic")
+    from rsebench.errors import UserError
+
+    with pytest.raises(UserError):
+        load_spec("robustsentembed", {"search_dropout": "sometimes"})
+
+
+# ---------------------------------------------------------------------------------------------
+# RTD: replacements, generator accuracy, the generator's own learning rate, the BatchNorm projection
+
+
+class PeakedGenerator(torch.nn.Module):
+    """A stand-in MLM whose most likely token is always `peak`."""
+
+    trained = False
+
+    def __init__(self, peak: int, vocab: int):
+        super().__init__()
+        self.peak, self.vocab = peak, vocab
+
+    def logits(self, masked_ids, attention_mask, positions, word_embeddings):
+        out = torch.zeros(int(positions.sum()), self.vocab)
+        out[:, self.peak] = 5.0
+        return out
+
+
+def test_argmax_replacement_takes_the_generators_best_token_and_labels_what_changed():
+    from rsebench.train.objective import SpecialTokens
+    from rsebench.train.rtd import replace_tokens
+
+    encoder = make_tiny_encoder()
+    batch = encoder.tokenize(SENTENCES)
+    tokens = SpecialTokens.of(encoder.tokenizer)
+    peak = int(batch["input_ids"][0, 1])  # a real token of sentence 0: replacing it by itself is "not replaced"
+    torch.manual_seed(0)
+    edit = replace_tokens(PeakedGenerator(peak, 30522), batch["input_ids"], batch["attention_mask"], tokens, 0.5,
+                          encoder.word_embeddings(), "argmax")
+    changed = edit.edited != batch["input_ids"]
+    assert changed.any() and (edit.edited[changed] == peak).all()
+    assert torch.equal(edit.labels.bool(), changed)
+    torch.manual_seed(0)
+    positions = (torch.rand(batch["input_ids"].shape) < 0.5) & tokens.ordinary(batch["input_ids"], batch["attention_mask"])
+    assert torch.equal(edit.edited[positions], torch.full_like(edit.edited[positions], peak))
+    expected = float((batch["input_ids"][positions] == peak).float().mean())
+    assert float(edit.mlm_accuracy) == pytest.approx(expected)
+
+
+def test_joint_generator_has_its_own_parameter_group_and_learning_rate():
+    encoder = make_tiny_encoder()
+    objective = rse(encoder, generator_lr=1e-3)
+    groups = objective.parameter_groups(7e-6, 0.0)
+    by_name = {g["name"]: g for g in groups}
+    generator = {id(p) for p in objective.generator.parameters()}
+    assert by_name["generator"]["lr"] == 1e-3 and by_name["encoder"]["lr"] == 7e-6
+    assert {id(p) for p in by_name["generator"]["params"]} == generator
+    everything = [id(p) for g in groups for p in g["params"]]
+    assert sorted(everything) == sorted(id(p) for p in objective.parameters() if p.requires_grad)  # each once
+    assert len(rse(make_tiny_encoder(), generator_lr=0).parameter_groups(7e-6, 0.0)) == 1
+
+
+def test_rtd_terms_include_generator_accuracy_and_the_majority_prior():
+    encoder = make_tiny_encoder()
+    objective = rse(encoder, rtd_mask_ratio=0.3)
+    _, terms = objective(encoder.tokenize(SENTENCES))
+    labels = objective.last["rtd_labels"]
+    ordinary = objective.tokens.ordinary(*[encoder.tokenize(SENTENCES)[k] for k in ("input_ids", "attention_mask")])
+    replaced = float(labels[ordinary].mean())
+    assert float(terms["rtd_prior"]) == pytest.approx(max(replaced, 1 - replaced))
+    assert 0 <= float(terms["mlm_acc"]) <= 1 and 0 <= float(terms["rtd_acc"]) <= 1
+
+
+def test_batchnorm_projection_is_the_official_mlp():
+    from rsebench.train.infonce import BatchNormProjectionHead
+
+    encoder = make_tiny_encoder()
+    objective = rse(encoder, projection_batchnorm=True, token_steps=1, sentence_steps=1)
+    assert isinstance(objective.head, BatchNormProjectionHead)
+    norms = [m for m in objective.head.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert [m.affine for m in norms] == [True, False]
+    loss, _ = objective(encoder.tokenize(SENTENCES))
+    loss.backward()
+    assert objective.head.net[0].weight.grad.abs().sum() > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# ESimCSE: repetition, the queue in the loss, the momentum update
+
+
+def test_esimcse_word_repetition_lengthens_sentences_within_the_dup_rate():
+    from rsebench.train.esimcse import repeat_words
+    from rsebench.train.objective import SpecialTokens
+
+    encoder = make_tiny_encoder()
+    batch = encoder.tokenize(SENTENCES)
+    tokens = SpecialTokens.of(encoder.tokenizer)
+    ordinary = tokens.ordinary(batch["input_ids"], batch["attention_mask"]).sum(1)
+    extra_total = 0
+    for seed in range(5):
+        torch.manual_seed(seed)
+        repeated = repeat_words(batch["input_ids"], batch["attention_mask"], tokens, 0.32)
+        extra = repeated["attention_mask"].sum(1) - batch["attention_mask"].sum(1)
+        limit = torch.clamp((0.32 * ordinary).long(), min=2)
+        assert (extra >= 0).all() and (extra <= limit).all()
+        extra_total += int(extra.sum())
+    assert extra_total >= len(SENTENCES)  # words really are repeated (on average well above one per sentence)
+
+
+def test_esimcse_loss_uses_the_queue_as_negatives():
+    from rsebench.train.esimcse import pad_to, repeat_words
+
+    encoder = make_tiny_encoder()
+    objective = no_dropout(build_objective("esimcse", encoder, load_spec("esimcse", {"queue_size": "8"})).train())
+    batch = encoder.tokenize(SENTENCES)
+    torch.manual_seed(0)
+    with torch.no_grad():  # keys near the batch's own vectors: hard negatives that visibly change the loss
+        keys = objective.head(objective.embed(batch))[[0, 1, 2, 3, 4, 5, 0, 1]]
+        objective.queue.copy_(keys + 0.05 * keys.std() * torch.randn_like(keys))
+    objective.queue_filled.fill_(5)
+    queue = objective.queue[:5].clone()
+    torch.manual_seed(3)
+    loss, _ = objective(batch)
+    torch.manual_seed(3)
+    repeated = repeat_words(batch["input_ids"], batch["attention_mask"], objective.tokens, objective.dup_rate, batch["token_type_ids"])
+    length = max(batch["input_ids"].shape[1], repeated["input_ids"].shape[1])
+    with torch.no_grad():
+        z = objective.head(objective.embed(pad_to(batch, length, 0)))
+        z_rep = objective.head(objective.embed(pad_to(repeated, length, 0)))
+    candidates = F.normalize(torch.cat([z_rep, queue]), dim=-1)
+    logits = F.normalize(z, dim=-1) @ candidates.T / objective.temperature
+    expected = F.cross_entropy(logits, torch.arange(len(SENTENCES)))
+    assert float(loss.detach()) == pytest.approx(float(expected), rel=1e-4)
+    without = F.cross_entropy(logits[:, :len(SENTENCES)], torch.arange(len(SENTENCES)))
+    assert abs(float(expected) - float(without)) > 1e-3  # the queue matters at this scale
+
+
+def test_esimcse_momentum_update_is_an_exponential_moving_average():
+    encoder = make_tiny_encoder()
+    objective = build_objective("esimcse", encoder, load_spec("esimcse", {"momentum": "0.9"})).train()
+    with torch.no_grad():
+        for p in list(encoder.backbone.parameters()) + list(objective.head.parameters()):
+            p.add_(torch.randn_like(p))  # online weights move away from the momentum copy
+    pairs = list(zip(list(encoder.backbone.parameters()) + list(objective.head.parameters()),
+                     list(objective.momentum_backbone.parameters()) + list(objective.momentum_head.parameters())))
+    before = [(p.detach().clone(), q.detach().clone()) for p, q in pairs]
+    objective.after_step()
+    for (p, q), (p0, q0) in zip(pairs, before):
+        assert torch.allclose(q, 0.9 * q0 + 0.1 * p0, atol=1e-6)
+        assert torch.equal(p, p0)  # the online weights are untouched
+
+
+@pytest.mark.parametrize("condition", ["pooled", "projected"])
+def test_discriminator_is_conditioned_on_the_chosen_sentence_vector(condition):
+    encoder = make_tiny_encoder()
+    objective = rse(encoder, deterministic=True, token_steps=1, sentence_steps=1, rtd_condition=condition)
+    seen = []
+    objective.discriminator.register_forward_pre_hook(lambda module, args: seen.append(args[1].detach().clone()))
+    batch = encoder.tokenize(SENTENCES)
+    objective(batch)
+    with torch.no_grad():
+        z1 = objective.embed(batch)
+        expected = objective.head(z1) if condition == "projected" else z1
+    assert torch.allclose(seen[-1], expected, atol=1e-6)

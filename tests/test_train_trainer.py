@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -130,3 +131,50 @@ def test_cli_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
     corpus.write_text("\n".join(CORPUS))
     assert "already holds a training run" in _cli_error(capsys, ["train", "--method", "simcse", "--data", str(corpus), "--out", str(taken)])
     assert (taken / "rsebench.json").is_file()
+
+
+def test_train_record_logs_generator_and_discriminator_accuracy(tmp_path):
+    spec = tiny_spec("robustsentembed", generator_lr="1e-3")
+    result = train("robustsentembed", spec, out_dir=tmp_path / "run", max_steps=10, encoder=make_tiny_encoder(), sentences=CORPUS,
+                   results_dir=tmp_path / "results", show_progress=False)
+    history = [h for h in json.loads(result.record_path.read_text())["details"]["history"] if "rtd_acc" in h]
+    assert history and all({"mlm", "mlm_acc", "rtd_acc", "rtd_prior"} <= set(h) for h in history)
+    assert all(0.5 <= h["rtd_prior"] <= 1 and 0 <= h["rtd_acc"] <= 1 for h in history)
+
+
+def tiny_roberta_encoder():
+    """A 2-layer RoBERTa with a byte-level BPE vocabulary learnt from CORPUS (no hub, no weights)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast, RobertaConfig, RobertaModel
+
+    from rsebench.encoder import SentenceEncoder
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(CORPUS * 3, trainers.BpeTrainer(vocab_size=400, special_tokens=specials, show_progress=False,
+                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    bpe.post_processor = processors.RobertaProcessing(("</s>", bpe.token_to_id("</s>")), ("<s>", bpe.token_to_id("<s>")))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+                                        mask_token="<mask>", cls_token="<s>", sep_token="</s>", model_max_length=32)
+    torch.manual_seed(0)
+    config = RobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                           max_position_embeddings=40, pad_token_id=tokenizer.pad_token_id, type_vocab_size=1)
+    return SentenceEncoder(RobertaModel(config), tokenizer, pooler="cls_before_pooler", max_length=16, name="tiny-roberta", source=None)
+
+
+def test_tiny_roberta_runs_end_to_end(tmp_path):
+    """RoBERTa-style backbone (padding id 1, positions from padding_idx + 1, <s> </s> <mask>): every part on."""
+    from rsebench.encoder import SentenceEncoder
+
+    encoder = tiny_roberta_encoder()
+    before = {k: v.clone() for k, v in encoder.backbone.state_dict().items()}
+    out = tmp_path / "roberta"
+    result = train("robustsentembed", tiny_spec("robustsentembed"), out_dir=out, max_steps=3, encoder=encoder, sentences=CORPUS,
+                   results_dir=None, show_progress=False)
+    assert result.steps == 3
+    after = encoder.backbone.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    vectors = SentenceEncoder.load(str(out), device="cpu").encode(["cats and dogs", "sentence number 3"])
+    assert vectors.shape == (2, 32) and np.isfinite(vectors).all()

@@ -40,13 +40,18 @@ def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts, dim=0)
 
 
+def at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """bf16/fp16 activations are scored in fp32; fp32 and fp64 keep their precision (float64 tests)."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 def info_nce(anchors: torch.Tensor, positives: torch.Tensor, temperature: float,
              extra_negatives: torch.Tensor | None = None) -> torch.Tensor:
     """Mean InfoNCE of each anchor against its own positive, all positives (every process) as candidates."""
     candidates, offset = gather_with_grad(positives)
     if extra_negatives is not None and len(extra_negatives):
         candidates = torch.cat([candidates, extra_negatives.to(candidates.dtype)], dim=0)
-    logits = F.normalize(anchors.float(), dim=-1) @ F.normalize(candidates.float(), dim=-1).T / temperature
+    logits = F.normalize(at_least_float32(anchors), dim=-1) @ F.normalize(at_least_float32(candidates), dim=-1).T / temperature
     labels = torch.arange(anchors.shape[0], device=anchors.device) + offset
     return F.cross_entropy(logits, labels)
 
@@ -61,3 +66,23 @@ class ProjectionHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.activation(self.dense(x))
+
+
+class BatchNormProjectionHead(nn.Module):
+    """The official RobustSentEmbed / DiffCSE projection (`--batchnorm`): Linear(H, 2H) - BatchNorm - ReLU -
+    Linear(2H, H) - BatchNorm without affine parameters."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(hidden, 2 * hidden, bias=False), nn.BatchNorm1d(2 * hidden), nn.ReLU(),
+                                 nn.Linear(2 * hidden, hidden, bias=False), nn.BatchNorm1d(hidden, affine=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def make_projection_head(spec: dict, hidden: int) -> nn.Module:
+    """`projection_mlp` off: identity; on: SimCSE's dense + tanh, or the BatchNorm MLP with `projection_batchnorm`."""
+    if not spec["projection_mlp"]:
+        return nn.Identity()
+    return BatchNormProjectionHead(hidden) if spec.get("projection_batchnorm", False) else ProjectionHead(hidden)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rsebench.train.infonce import ProjectionHead
+from rsebench.train.infonce import make_projection_head
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Objective(nn.Module):
         self.encoder = encoder
         self.spec = dict(spec)
         self.temperature = float(spec["temperature"])
-        self.head = ProjectionHead(encoder.hidden_size) if spec["projection_mlp"] else nn.Identity()
+        self.head = make_projection_head(spec, encoder.hidden_size)
         self.tokens = SpecialTokens.of(encoder.tokenizer)
 
     def embed(self, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
@@ -61,6 +61,10 @@ class Objective(nn.Module):
         z = self.embed(doubled, embeds)
         n = batch["input_ids"].shape[0]
         return z[:n], z[n:]
+
+    def parameter_groups(self, lr: float, weight_decay: float) -> list[dict]:
+        """The optimiser's parameter groups: by default every trainable parameter at the spec's rate."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr, "weight_decay": weight_decay, "name": "all"}]
 
     def after_step(self) -> None:
         """Hook run after each optimiser step (e.g. the momentum-encoder update)."""

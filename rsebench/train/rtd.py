@@ -18,12 +18,14 @@ or folder, safetensors, same vocabulary as the encoder) is used frozen, as in th
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from rsebench.errors import UserError
+from rsebench.train.infonce import at_least_float32
 from rsebench.train.objective import SpecialTokens
 
 
@@ -122,30 +124,53 @@ class Discriminator(nn.Module):
         return self.head(hidden).squeeze(-1)
 
 
+@dataclass
+class Replacement:
+    edited: torch.Tensor        # (N, L) ids after replacement
+    labels: torch.Tensor        # (N, L) 1.0 where the token differs from the original ("replaced")
+    mlm_loss: torch.Tensor      # the joint generator's MLM loss (0 for a frozen generator)
+    mlm_accuracy: torch.Tensor  # generator's argmax == original token, over masked positions (nan if none)
+
+
 def replace_tokens(generator: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, tokens: SpecialTokens,
-                   ratio: float, word_embeddings: nn.Embedding) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(edited ids, replaced? labels, generator MLM loss) — the loss is 0 for a frozen generator."""
+                   ratio: float, word_embeddings: nn.Embedding, replacement: str = "sampled") -> Replacement:
+    """Mask `ratio` of the ordinary tokens and fill them from the generator: a sample ("sampled", ELECTRA /
+    DiffCSE) or its most likely token ("argmax", the official RobustSentEmbed code)."""
     if tokens.mask is None:
         raise UserError("replaced-token detection needs a tokenizer with a mask token; set rtd=false for this model")
     positions = mask_tokens(input_ids, attention_mask, tokens, ratio)
     masked = input_ids.masked_fill(positions, tokens.mask)
     edited = input_ids.clone()
     mlm_loss = torch.zeros((), device=input_ids.device)
+    mlm_accuracy = torch.full((), float("nan"), device=input_ids.device)
     if positions.any():
         logits = generator.logits(masked, attention_mask, positions, word_embeddings)
         with torch.no_grad():
-            sampled = torch.multinomial(torch.softmax(logits.float(), dim=-1), 1).squeeze(-1)
-        edited[positions] = sampled.to(edited.dtype)
+            best = logits.argmax(dim=-1)
+            mlm_accuracy = (best == input_ids[positions]).float().mean()
+            if replacement == "argmax":
+                chosen = best
+            else:
+                chosen = torch.multinomial(torch.softmax(logits.float(), dim=-1), 1).squeeze(-1)
+        edited[positions] = chosen.to(edited.dtype)
         if getattr(generator, "trained", False):
-            mlm_loss = F.cross_entropy(logits.float(), input_ids[positions])
-    labels = (edited != input_ids).float()
-    return edited, labels, mlm_loss
+            mlm_loss = F.cross_entropy(at_least_float32(logits), input_ids[positions])
+    labels = (edited != input_ids).to(torch.get_default_dtype())
+    return Replacement(edited, labels, mlm_loss, mlm_accuracy)
 
 
 def rtd_loss(logits: torch.Tensor, labels: torch.Tensor, ordinary: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean BCE over ordinary tokens, detection accuracy)."""
-    weights = ordinary.float()
+    logits = at_least_float32(logits)
+    weights = ordinary.to(logits.dtype)
     count = weights.sum().clamp_min(1.0)
-    loss = (F.binary_cross_entropy_with_logits(logits.float(), labels, reduction="none") * weights).sum() / count
-    accuracy = (((logits > 0).float() == labels).float() * weights).sum() / count
+    loss = (F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), reduction="none") * weights).sum() / count
+    accuracy = (((logits > 0).to(logits.dtype) == labels).to(logits.dtype) * weights).sum() / count
     return loss, accuracy.detach()
+
+
+def majority_prior(labels: torch.Tensor, ordinary: torch.Tensor) -> torch.Tensor:
+    """Accuracy of always answering the majority class (over ordinary tokens): what RTD must beat."""
+    weights = ordinary.to(labels.dtype)
+    replaced = (labels * weights).sum() / weights.sum().clamp_min(1.0)
+    return torch.maximum(replaced, 1 - replaced).detach()

@@ -20,7 +20,8 @@ from rsebench.seeding import check_seed
 COMMON_FIELDS = ("method", "lr", "epochs", "batch_size", "max_length", "warmup_ratio", "weight_decay", "grad_clip", "seed",
                  "mixed_precision", "temperature", "pooler", "projection_mlp", "eval_every", "dev_size", "save_every")
 CHOICES = {"mixed_precision": ("no", "bf16", "fp16"), "pooler": ("cls", "cls_before_pooler", "mean"),
-           "sentence_norm": ("linf", "l2")}
+           "sentence_norm": ("linf", "l2"), "search_dropout": ("eval", "fixed", "stochastic"),
+           "rtd_replacement": ("sampled", "argmax"), "rtd_condition": ("pooled", "projected")}
 
 
 PRESET_FIELDS = ("name", "description", "preset_of")  # a preset's own metadata, not overrides

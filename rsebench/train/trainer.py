@@ -381,8 +381,10 @@ def _train_in_place(method: str, spec: dict, model: str, data: str | Path | None
         total_steps = min(total_steps, max_steps) if max_steps > 0 else total_steps
     objective = build_objective(method, encoder, spec)
     objective.train()
-    params = [p for p in objective.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=float(spec["lr"]), weight_decay=float(spec["weight_decay"]))
+    # Parameter groups come from the objective (e.g. the joint RTD generator at its own rate); each group is
+    # clipped on its own, so the generator's large MLM gradients never shrink the encoder's step.
+    groups = objective.parameter_groups(float(spec["lr"]), float(spec["weight_decay"]))
+    optimizer = torch.optim.AdamW(groups)
     scheduler = linear_schedule(optimizer, int(round(float(spec["warmup_ratio"]) * total_steps)), total_steps)
     objective, optimizer = accelerator.prepare(objective, optimizer)
     inner: Objective = accelerator.unwrap_model(objective)
@@ -441,7 +443,10 @@ def _train_in_place(method: str, spec: dict, model: str, data: str | Path | None
                 raise UserError(f"loss became {float(loss)} at step {step + 1}; lower the learning rate or the perturbation sizes")
             accelerator.backward(loss)
             if float(spec["grad_clip"]) > 0:
-                accelerator.clip_grad_norm_(params, float(spec["grad_clip"]))
+                for index, group in enumerate(optimizer.param_groups):
+                    # accelerate unscales fp16 gradients in its call; a second unscale would be an error
+                    clip = accelerator.clip_grad_norm_ if index == 0 else torch.nn.utils.clip_grad_norm_
+                    clip(group["params"], float(spec["grad_clip"]))
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
