@@ -109,7 +109,7 @@ def test_invalid_files_are_reported_not_fatal(tmp_path):
 def test_reads_version_1_records():
     """The committed rsebench.record/1 files are upgraded on read: identity, model key and the recipe's
     substitute variant filled in from what they stored."""
-    root = Path(__file__).resolve().parent.parent / "results"
+    root = Path(__file__).resolve().parent.parent / "results" / "demo-v1"
     records, problems = read_records(root)
     assert not problems and records
     textfooler = [r for r in records if r.kind == "attack" and r.task["recipe"] == "textfooler"]

@@ -360,7 +360,7 @@ def test_reference_option_and_old_records_without_outcomes(tmp_path, capsys):
 
 
 def test_committed_results_still_render_with_intervals(tmp_path):
-    results = Path(__file__).resolve().parent.parent / "results"
+    results = Path(__file__).resolve().parent.parent / "results" / "demo-v1"
     if not any(results.glob("*/attack-*.json")):
         pytest.skip("no committed attack records")
     written = render_report(results, formats=("markdown", "csv"), out=tmp_path / "t", plots=True, plots_dir=tmp_path / "p",
