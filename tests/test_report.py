@@ -28,7 +28,9 @@ REPORTED = GOLDEN / "reported.toml"
 def _tables(results=FIXTURES, reported=None):
     from rsebench.report.reported import load_reported
 
-    return {t.name: t for t in build_tables(collect(results), load_reported(reported))}
+    from rsebench.report.reported import with_reported
+
+    return {t.name: t for t in with_reported(build_tables(collect(results)), load_reported(reported))}
 
 
 def _fixture_value(method: str, seed: int, filename: str, metric: str) -> float:

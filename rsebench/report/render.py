@@ -22,7 +22,7 @@ from rsebench.report.collect import collect
 from rsebench.report.comparisons import RENDERERS as COMPARISON_RENDERERS
 from rsebench.report.comparisons import Comparisons, compare_with_reference
 from rsebench.report.leaderboard import leaderboard_tables
-from rsebench.report.reported import default_path, load_reported
+from rsebench.report.reported import default_path, load_reported, with_reported
 from rsebench.report.tables import Table, build_tables
 from rsebench.records import write_text_atomic
 
@@ -75,7 +75,7 @@ def render_report(results_dir: str | Path = "results", formats=("latex", "markdo
     for line in collection.skipped:
         echo(f"skipped {line}")
     entries = load_reported(default_path() if reported == "default" else reported)
-    tables = build_tables(collection, entries)
+    tables = with_reported(build_tables(collection), entries)
     comparisons = compare_with_reference(tables, reference)
     tables += leaderboard_tables(tables)
     for note in dict.fromkeys(n for t in tables for n in t.notes if "rendered apart" in n or "duplicate" in n):

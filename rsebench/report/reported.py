@@ -153,3 +153,10 @@ def add_reported(table: Table, entries: list[dict]) -> None:
             note = f"{label}: published in {source}"
             if note not in table.notes:
                 table.notes.append(note)
+
+
+def with_reported(tables: list[Table], entries: list[dict] | None) -> list[Table]:
+    """`tables` with the published numbers of `entries` added where their setting matches (in place)."""
+    for table in tables if entries else ():
+        add_reported(table, entries)
+    return tables

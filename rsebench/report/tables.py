@@ -374,9 +374,9 @@ def _members_multi(records: list[dict]):
 # ---------------------------------------------------------------------------------------------
 
 
-def build_tables(collection: Collection, reported: list[dict] | None = None) -> list[Table]:
-    """Every table the records support, in a fixed order (STS, transfer, robustness), with published
-    numbers (see `rsebench.report.reported`) added where their setting matches."""
+def build_tables(collection: Collection) -> list[Table]:
+    """Every table the records support, in a fixed order (STS, transfer, robustness). Published numbers
+    are added afterwards by `rsebench.report.reported.add_reported` (which builds on these types)."""
     by_kind: dict[str, list[dict]] = {"sts": [], "transfer": [], "attack": []}
     for record in collection.records:
         by_kind[record["kind"]].append(record)
@@ -387,9 +387,4 @@ def build_tables(collection: Collection, reported: list[dict] | None = None) -> 
         tables.extend(transfer_tables(by_kind["transfer"]))
     if by_kind["attack"]:
         tables.extend(robustness_tables(by_kind["attack"]))
-    if reported:
-        from rsebench.report.reported import add_reported
-
-        for table in tables:
-            add_reported(table, reported)
     return tables
