@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from rsebench.records import _slug, make_record, model_folder, now, spec_hash, w
 from rsebench.robustness.embedding_attack import EmbeddingAttackConfig, attack_example, example_generator, resolve_step_size
 from rsebench.robustness.metrics import attack_metrics, victim_accuracy_interval
 from rsebench.robustness.recipes import RecipeSpec
-from rsebench.seeding import example_digest, seed_everything
+from rsebench.robustness.text_attack import _example_input, _textattack_line, seed_example  # noqa: F401 - used by tests
 
 EXAMPLE_ORDER_SEED = 0  # one fixed example order per dataset, whatever the run seed: numbers stay comparable
 RUN_FORMAT = "rsebench.attack-run/1"
@@ -239,40 +238,6 @@ def _drop_corrupt_lines(path: Path, kept: list[bytes], corrupt: list[tuple[int, 
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise UserError(f"cannot repair run file {path} ({err.strerror or err}); free disk space or fix permissions") from None
-
-
-def seed_example(seed: int, example_id: str) -> None:
-    """Seed Python, NumPy and torch from (run seed, example id): order-independent randomness."""
-    seed_everything(int.from_bytes(example_digest(seed, example_id)[:4], "little"))
-
-
-def _textattack_line(result) -> dict:
-    from textattack.attack_results import FailedAttackResult, SkippedAttackResult, SuccessfulAttackResult
-
-    if isinstance(result, SuccessfulAttackResult):
-        result_type = "successful"
-    elif isinstance(result, FailedAttackResult):
-        result_type = "failed"
-    elif isinstance(result, SkippedAttackResult):
-        result_type = "skipped"
-    else:
-        raise ValueError(f"unexpected TextAttack result {type(result).__name__}")
-    original, perturbed = result.original_result, result.perturbed_result
-    changed = None if result_type == "skipped" else len(original.attacked_text.all_words_diff(perturbed.attacked_text))
-    return {
-        "result_type": result_type,
-        "original": dict(original.attacked_text._text_input),
-        "perturbed": None if result_type == "skipped" else dict(perturbed.attacked_text._text_input),
-        "original_output": int(original.output), "perturbed_output": int(perturbed.output),
-        "original_scores": [float(x) for x in original.raw_output], "perturbed_scores": [float(x) for x in perturbed.raw_output],
-        "queries": int(result.num_queries), "words": len(original.attacked_text.words), "words_changed": changed,
-    }
-
-
-def _example_input(examples: LabeledTexts, position: int):
-    if examples.texts_b is None:
-        return examples.texts[position]
-    return OrderedDict([("premise", examples.texts[position]), ("hypothesis", examples.texts_b[position])])
 
 
 def execute_run(plan: RunPlan, victim, results_dir: str | Path, shard: tuple[int, int] = (1, 1), restart: bool = False,

@@ -8,17 +8,17 @@ before it: resumed, sharded and parallel runs reproduce an uninterrupted one.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Callable
 
 from rsebench.data import LabeledTexts
 from rsebench.robustness.recipes import RecipeSpec, build_attack
+from rsebench.seeding import example_digest, seed_everything
 
 
 def make_text_attacker(recipe: RecipeSpec, wrapper, examples: LabeledTexts, seed: int,
                        batch_size: int = 64) -> tuple[Callable[[int], dict], dict]:
     """(position -> result fields, substitute resources used) for a TextAttack-kind recipe."""
-    from rsebench.robustness.runner import _example_input, _textattack_line, seed_example
-
     attack, substitutes = build_attack(recipe, wrapper)
     attack.goal_function.batch_size = batch_size
 
@@ -30,3 +30,37 @@ def make_text_attacker(recipe: RecipeSpec, wrapper, examples: LabeledTexts, seed
         return _textattack_line(attack.attack(_example_input(examples, position), int(examples.labels[position])))
 
     return attack_text, substitutes
+
+
+def seed_example(seed: int, example_id: str) -> None:
+    """Seed Python, NumPy and torch from (run seed, example id): order-independent randomness."""
+    seed_everything(int.from_bytes(example_digest(seed, example_id)[:4], "little"))
+
+
+def _textattack_line(result) -> dict:
+    from textattack.attack_results import FailedAttackResult, SkippedAttackResult, SuccessfulAttackResult
+
+    if isinstance(result, SuccessfulAttackResult):
+        result_type = "successful"
+    elif isinstance(result, FailedAttackResult):
+        result_type = "failed"
+    elif isinstance(result, SkippedAttackResult):
+        result_type = "skipped"
+    else:
+        raise ValueError(f"unexpected TextAttack result {type(result).__name__}")
+    original, perturbed = result.original_result, result.perturbed_result
+    changed = None if result_type == "skipped" else len(original.attacked_text.all_words_diff(perturbed.attacked_text))
+    return {
+        "result_type": result_type,
+        "original": dict(original.attacked_text._text_input),
+        "perturbed": None if result_type == "skipped" else dict(perturbed.attacked_text._text_input),
+        "original_output": int(original.output), "perturbed_output": int(perturbed.output),
+        "original_scores": [float(x) for x in original.raw_output], "perturbed_scores": [float(x) for x in perturbed.raw_output],
+        "queries": int(result.num_queries), "words": len(original.attacked_text.words), "words_changed": changed,
+    }
+
+
+def _example_input(examples: LabeledTexts, position: int):
+    if examples.texts_b is None:
+        return examples.texts[position]
+    return OrderedDict([("premise", examples.texts[position]), ("hypothesis", examples.texts_b[position])])
