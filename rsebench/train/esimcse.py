@@ -20,26 +20,31 @@ from rsebench.train.objective import Objective, SpecialTokens
 
 def repeat_words(input_ids: torch.Tensor, attention_mask: torch.Tensor, tokens: SpecialTokens, dup_rate: float,
                  token_type_ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """Each sentence with a random subset of its ordinary sub-words doubled in place (torch RNG)."""
+    """Each sentence with a random subset of its ordinary sub-words doubled in place (torch CPU RNG).
+
+    The ids are small; the sampling runs on a CPU copy and the result moves to the device once, so a GPU
+    step pays one transfer instead of a host synchronisation per sentence."""
+    device = input_ids.device
+    input_ids, attention_mask = input_ids.cpu(), attention_mask.cpu()
     ordinary = tokens.ordinary(input_ids, attention_mask)
     rows = []
     for ids, keep, real in zip(input_ids, ordinary, attention_mask.bool()):
         candidates = keep.nonzero().flatten()
         limit = max(2, int(dup_rate * len(candidates)))
         count = min(int(torch.randint(0, limit + 1, (1,)).item()), len(candidates))
-        chosen = candidates[torch.randperm(len(candidates), device=ids.device)[:count]]
+        chosen = candidates[torch.randperm(len(candidates))[:count]]
         repeats = torch.ones_like(ids)
         repeats[chosen] = 2
         rows.append(torch.repeat_interleave(ids[real], repeats[real]))
     length = max(len(r) for r in rows)
-    out_ids = torch.full((len(rows), length), tokens.pad, dtype=input_ids.dtype, device=input_ids.device)
+    out_ids = torch.full((len(rows), length), tokens.pad, dtype=input_ids.dtype)
     out_mask = torch.zeros_like(out_ids)
     for i, row in enumerate(rows):
         out_ids[i, :len(row)] = row
         out_mask[i, :len(row)] = 1
-    out = {"input_ids": out_ids, "attention_mask": out_mask}
+    out = {"input_ids": out_ids.to(device), "attention_mask": out_mask.to(device)}
     if token_type_ids is not None:
-        out["token_type_ids"] = torch.zeros_like(out_ids)
+        out["token_type_ids"] = torch.zeros_like(out["input_ids"])
     return out
 
 
