@@ -178,3 +178,17 @@ def test_tiny_roberta_runs_end_to_end(tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in before)
     vectors = SentenceEncoder.load(str(out), device="cpu").encode(["cats and dogs", "sentence number 3"])
     assert vectors.shape == (2, 32) and np.isfinite(vectors).all()
+
+
+def test_training_signal_summarises_the_logged_terms():
+    """The train record says whether the adversarial view was harder than the clean one and whether RTD beat its prior."""
+    from rsebench.train.trainer import training_signal
+
+    history = [{"step": 0, "dev_spearman": 0.8},
+               {"step": 10, "cl_clean": 0.2, "cl_adv": 0.6, "rtd_acc": 0.70, "rtd_prior": 0.80},
+               {"step": 20, "cl_clean": 0.4, "cl_adv": 1.2, "rtd_acc": 0.90, "rtd_prior": 0.80}]
+    signal = training_signal(history)
+    assert signal["cl_clean_mean"] == pytest.approx(0.3) and signal["cl_adv_mean"] == pytest.approx(0.9)
+    assert signal["cl_adv_over_clean"] == pytest.approx(3.0)
+    assert signal["rtd_acc_over_prior"] == pytest.approx(0.0)
+    assert training_signal([{"step": 10, "cl_clean": 0.2}]) == {}  # SimCSE logs no adversarial term

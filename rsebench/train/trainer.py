@@ -17,6 +17,7 @@ recognised and cleaned by the next run.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -483,6 +484,25 @@ def _train_in_place(method: str, spec: dict, model: str, data: str | Path | None
     return TrainResult(out, step, best_dev, spent_total, meta, record_path)
 
 
+def training_signal(history: list[dict]) -> dict:
+    """Whether the adversarial parts had something to teach, from the logged loss terms (means over the run):
+    InfoNCE of the adversarial vs the clean positive (a ratio near 1 means the adversarial view is no harder),
+    and replaced-token-detection accuracy against its majority-class prior (above 0 means it beats always
+    guessing "original")."""
+    def mean(key: str) -> float | None:
+        values = [entry[key] for entry in history if isinstance(entry.get(key), (int, float)) and math.isfinite(entry[key])]
+        return sum(values) / len(values) if values else None
+
+    clean, adversarial = mean("cl_clean"), mean("cl_adv")
+    accuracy, prior = mean("rtd_acc"), mean("rtd_prior")
+    signal = {}
+    if clean is not None and adversarial is not None:
+        signal.update(cl_clean_mean=clean, cl_adv_mean=adversarial, cl_adv_over_clean=adversarial / clean if clean > 0 else None)
+    if accuracy is not None and prior is not None:
+        signal.update(rtd_acc_mean=accuracy, rtd_prior_mean=prior, rtd_acc_over_prior=accuracy - prior)
+    return signal
+
+
 def write_train_record(out: Path, meta: dict, history: list, results_dir: str | Path) -> Path:
     """The "train" record, in the same model folder as the checkpoint's eval and attack records.
     Its identity is the model's key: how the model was trained."""
@@ -494,7 +514,7 @@ def write_train_record(out: Path, meta: dict, history: list, results_dir: str | 
         "train",
         model=model_section(saved, str(out)),
         task={"name": meta["method"], "n": meta["n_sentences"], "corpus_hash": meta["data_hash"]},
-        metrics={"best_dev_spearman": meta["best_dev"], "steps": meta["steps"]},
+        metrics={"best_dev_spearman": meta["best_dev"], "steps": meta["steps"], **training_signal(history)},
         settings=meta["spec"],
         timings={"seconds": meta["seconds"], "seconds_per_step": meta["seconds"] / max(1, meta["steps"])},
         identity={},
