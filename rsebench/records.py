@@ -127,7 +127,7 @@ def arm_of(meta: dict) -> str | None:
     spec = meta.get("spec")
     if not isinstance(spec, dict):
         return None
-    return spec_hash({"spec": {k: v for k, v in spec.items() if k != "seed"}, "data": meta.get("data_hash"),
+    return spec_hash({"spec": {k: v for k, v in spec.items() if k not in ("seed", "save_every")}, "data": meta.get("data_hash"),
                       "backbone": meta.get("base_model_name"), "steps": meta.get("total_steps")})
 
 

@@ -127,6 +127,11 @@ def validate_spec(spec: dict[str, Any]) -> None:
         raise UserError("ratios (rtd_mask_ratio, dup_rate) must lie in [0, 1]")
 
 
+# How often the resume point is written changes no number: it is left out of the hash, so a run can be
+# resumed (or a study rerun) with another save interval.
+OPERATIONAL_FIELDS = ("save_every",)
+
+
 def hash_spec(spec: dict[str, Any]) -> str:
-    """The spec hash stored in checkpoints and records."""
-    return spec_hash(spec)
+    """The spec hash stored in checkpoints and records: every field that can change the trained weights."""
+    return spec_hash({k: v for k, v in spec.items() if k not in OPERATIONAL_FIELDS})
