@@ -206,3 +206,13 @@ def test_metrics_carry_wilson_intervals_with_asr_over_attacked_examples():
         assert low <= m[name] <= high
     none_attacked = attack_metrics([{"result_type": "skipped", "queries": 1, "words": 3, "words_changed": None}])
     assert none_attacked["attack_success_rate_ci95"] is None and none_attacked["original_accuracy_ci95"] == pytest.approx([0.0, 0.7934], abs=1e-4)
+
+
+def test_worker_processes_give_the_same_record(setup, tmp_path):
+    """`--workers 2` forks the attack; every example is seeded by (seed, id), so the record is the same."""
+    victim = setup[1]
+    plan = _plan(setup, n=4)
+    one = read_record(execute_run(plan, victim, tmp_path / "one"))
+    two = read_record(execute_run(plan, victim, tmp_path / "two", workers=2))
+    assert _stable(two) == _stable(one)
+    assert _example_lines(plan.run_path(tmp_path / "two", (1, 1)))[0]["position"] == 0  # written in example order

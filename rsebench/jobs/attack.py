@@ -48,6 +48,8 @@ class AttackJob:
                                        group=EMBEDDING)
     mlm: str | None = option(None, help="masked language model for bertattack/bae (a folder with an MLM head)", metavar="PATH")
     batch_size: int = option(64, help="model queries per batch (default: 64)", type=positive_int)
+    workers: int = option(1, help="attack examples in N forked processes with one torch thread each (CPU only); the results "
+                                  "are the same as with one process (default: 1)", type=positive_int)
     pooler: str | None = pooler_option()
     device: str | None = device_option()
     trust_remote_code: bool = remote_code_option()
@@ -121,7 +123,8 @@ class AttackJob:
             return [merge_shards(plan, self.results_dir, shard[1], strict=True)
                     for plan in self.plans(encoder, victim_identity(self.victim_settings(), self.dataset))]
         victim, victim_meta = build_victim(encoder, self.dataset, self.victim_settings())
-        return [execute_run(plan, victim, self.results_dir, shard, self.restart) for plan in self.plans(encoder, victim_meta)]
+        return [execute_run(plan, victim, self.results_dir, shard, self.restart, workers=self.workers)
+                for plan in self.plans(encoder, victim_meta)]
 
     def with_(self, **changes) -> "AttackJob":
         return replace(self, **changes)

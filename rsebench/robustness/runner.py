@@ -23,6 +23,7 @@ from rsebench.errors import UserError
 from rsebench.records import _slug, make_record, model_folder, now, spec_hash, write_record
 from rsebench.robustness.embedding_attack import EmbeddingAttackConfig, attack_example, example_generator, resolve_step_size
 from rsebench.robustness.metrics import attack_metrics, victim_accuracy_interval
+from rsebench.robustness.parallel import AttackPool
 from rsebench.robustness.recipes import RecipeSpec
 from rsebench.robustness.text_attack import _example_input, _textattack_line, seed_example  # noqa: F401 - used by tests
 
@@ -241,9 +242,10 @@ def _drop_corrupt_lines(path: Path, kept: list[bytes], corrupt: list[tuple[int, 
 
 
 def execute_run(plan: RunPlan, victim, results_dir: str | Path, shard: tuple[int, int] = (1, 1), restart: bool = False,
-                stop_after: int | None = None) -> Path | None:
+                stop_after: int | None = None, workers: int = 1) -> Path | None:
     """Attack this shard's examples not yet in its run file; returns the record path once every
-    shard is complete (else None). `stop_after` ends early after that many new examples (tests).
+    shard is complete (else None). `stop_after` ends early after that many new examples (tests);
+    `workers` > 1 attacks examples in forked processes (CPU), with the same results.
 
     The run file is locked (`<run file>.lock`) while this process writes it: a second process on the
     same shard gets one error line instead of writing every example twice.
@@ -260,10 +262,10 @@ def execute_run(plan: RunPlan, victim, results_dir: str | Path, shard: tuple[int
                         "choose a writable folder") from None
     shard_text = "" if shard[1] == 1 else f" shard {shard[0]}/{shard[1]}"
     with held(path.with_name(path.name + ".lock"), f"attacking {plan.attack_name} on {plan.dataset}{shard_text} into {path}"):
-        return _execute_locked(plan, victim, results_dir, shard, restart, stop_after)
+        return _execute_locked(plan, victim, results_dir, shard, restart, workers=workers, stop_after=stop_after)
 
 
-def _execute_locked(plan: RunPlan, victim, results_dir: str | Path, shard: tuple[int, int], restart: bool,
+def _execute_locked(plan: RunPlan, victim, results_dir: str | Path, shard: tuple[int, int], restart: bool, workers: int,
                     stop_after: int | None) -> Path | None:
     from rsebench.progress import progress_bar, say
 
@@ -296,23 +298,35 @@ def _execute_locked(plan: RunPlan, victim, results_dir: str | Path, shard: tuple
                 counts[line["result_type"]] += 1
         shard_text = "" if shard[1] == 1 else f" [{shard[0]}/{shard[1]}]"
         say(f"attack: {plan.attack_name} on {plan.dataset}{shard_text}: {len(todo)} to go, {len(done)} done ({path})")
-        with progress_bar(f"{plan.attack_name} {plan.dataset}{shard_text}", total=len(header["positions"])) as advance:
+        batch = todo if stop_after is None else todo[:stop_after]
+        # Forked workers only on the CPU (a forked CUDA context is unusable); results come back in order.
+        workers = workers if getattr(victim, "device", None) is None or victim.device.type == "cpu" else 1
+        with progress_bar(f"{plan.attack_name} {plan.dataset}{shard_text}", total=len(header["positions"])) as advance, \
+                AttackPool(_timed(attack_one), workers) as pool:
             advance(len(done))
-            for count, position in enumerate(todo):
-                if stop_after is not None and count >= stop_after:
-                    return None
+            for position, (result, seconds) in zip(batch, pool.imap(batch)):
                 example_id = plan.examples.ids[position]
-                start = time.perf_counter()
-                result = attack_one(position)
                 line = {"type": "example", "position": position, "id": example_id, "ground_truth": plan.examples.labels[position],
-                        **result, "seconds": round(time.perf_counter() - start, 4)}
+                        **result, "seconds": seconds}
                 _write_lines(path, [line], mode="a")
                 done.append(line)
                 if line["result_type"] in counts:
                     counts[line["result_type"]] += 1
                 attacked = counts["successful"] + counts["failed"]
                 advance(1, success_rate=counts["successful"] / attacked if attacked else 0.0)
+        if len(batch) < len(todo):
+            return None  # stopped early on purpose (tests)
     return merge_shards(plan, results_dir, shard[1])
+
+
+def _timed(attack_one):
+    """position -> (result, seconds), timed where the example runs (a worker process or this one)."""
+    def run(position: int):
+        start = time.perf_counter()
+        result = attack_one(position)
+        return result, round(time.perf_counter() - start, 4)
+
+    return run
 
 
 def _json_line(item: dict) -> str:
