@@ -244,15 +244,11 @@ def _recipe_kind(recipe: str) -> str:
 # Cost, from measured throughput
 
 
-def measured_costs(results_dir: str | Path) -> dict:
-    """DEFAULT_COST with every figure this results folder's records have measured put in its place."""
-    from rsebench.records import read_records
-
+def measured_costs(records: list) -> dict:
+    """DEFAULT_COST with every figure these records (a results folder's) have measured put in its place."""
     cost = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULT_COST.items()}
-    if not Path(results_dir).is_dir():
-        return cost
     per_example: dict[str, list[float]] = {}
-    for record in read_records(results_dir)[0]:
+    for record in records:
         if record.kind == "attack" and record.timings.get("attack_seconds") and record.task.get("n"):
             per_example.setdefault(record.task["recipe"], []).append(record.timings["attack_seconds"] / record.task["n"])
         elif record.kind == "sts" and record.timings.get("seconds"):
@@ -322,15 +318,13 @@ def assign_shards(chains: list[Chain], count: int) -> list[int]:
 
 
 class RecordIndex:
-    """Identity hashes of the records in a results folder (read once, then kept up to date)."""
+    """The records of a results folder, read once, and their identity hashes (kept up to date as jobs write)."""
 
     def __init__(self, results_dir: str | Path):
         from rsebench.records import read_records
 
-        self.root = Path(results_dir)
-        self.hashes: set[str] = set()
-        if self.root.is_dir():
-            self.hashes = {record.identity_hash for record in read_records(self.root)[0]}
+        self.records = read_records(results_dir)[0] if Path(results_dir).is_dir() else []
+        self.hashes = {record.identity_hash for record in self.records}
 
     def add(self, paths) -> None:
         from rsebench.records import read_record
@@ -342,6 +336,10 @@ class RecordIndex:
     def has(self, kind: str, model_key: str, identity: dict) -> bool:
         return spec_hash({"kind": kind, "model": model_key, **identity}) in self.hashes
 
+    def has_all(self, job, model_key: str, encoder) -> bool:
+        """Whether every record `job` (an eval or attack job) writes for this model already exists."""
+        return all(self.has(kind, model_key, identity) for kind, identity in job.identities(encoder))
+
 
 @dataclass
 class PlannedJob:
@@ -352,20 +350,17 @@ class PlannedJob:
     status: str = "todo"  # todo | done | waiting (its model is not trained yet)
 
 
-def plan_jobs(study: Study, chains: list[Chain], shard: tuple[int, int], results_dir: str) -> list[PlannedJob]:
+def plan_jobs(chains: list[Chain], shard: tuple[int, int], index: RecordIndex) -> list[PlannedJob]:
     """Every job of every chain with its shard, estimated cost and status (done when its record exists)."""
     from rsebench.encoder import load_encoder
     from rsebench.records import model_section
 
-    cost = measured_costs(results_dir)
-    shards = assign_shards(chains, shard[1])
-    index = RecordIndex(results_dir)
+    cost = measured_costs(index.records)
     planned = []
-    for chain, chain_shard in zip(chains, shards):
-        encoder = None
+    for chain, chain_shard in zip(chains, assign_shards(chains, shard[1])):
         trained = chain.train is None or chain.train.checkpoint_complete()
-        if trained and (chain.evals or chain.attacks):
-            encoder = load_encoder(chain.model, device="cpu")
+        encoder = load_encoder(chain.model, device="cpu") if trained and (chain.evals or chain.attacks) else None
+        key = model_section(encoder, chain.model)["key"] if encoder is not None else None
         for job in chain.jobs():
             item = PlannedJob(chain, job, chain_shard, job_cost(job, cost))
             if isinstance(job, TrainJob):
@@ -373,15 +368,9 @@ def plan_jobs(study: Study, chains: list[Chain], shard: tuple[int, int], results
             elif encoder is None:
                 item.status = "waiting"
             else:
-                key = model_section(encoder, chain.model)["key"]
-                item.status = "done" if all(index.has(job.kind if job.kind != "eval" else _eval_kind(i), key, i)
-                                            for i in job.identities(encoder)) else "todo"
+                item.status = "done" if index.has_all(job, key, encoder) else "todo"
             planned.append(item)
     return planned
-
-
-def _eval_kind(identity: dict) -> str:
-    return "sts" if "variant" in identity else "transfer"
 
 
 def format_seconds(seconds: float) -> str:
@@ -426,14 +415,14 @@ def run_study(study: Study, shard: tuple[int, int] = (1, 1), results_dir: str | 
               device: str | None = None, dry_run: bool = False, report: bool | None = None) -> list[PlannedJob]:
     """Run this shard's unfinished jobs in dependency order (chain by chain); render the report when the
     whole study ran in one process (or `report=True`). Returns the plan as it was before running."""
-    from rsebench.encoder import load_encoder
-    from rsebench.jobs.common import check_device, check_results_dir
+    from rsebench.encoder import load_encoder, resolve_device
+    from rsebench.paths import check_writable_folder
     from rsebench.progress import say, shared_progress
     from rsebench.records import model_section
 
     results = results_dir or study.results_dir
-    check_results_dir(results)
-    check_device(device)
+    check_writable_folder(results, "--results-dir")
+    resolve_device(device)
     chains = expand(study, results, checkpoints_dir, device)
     for chain in chains:  # every job's cheap checks before any work starts
         for job in chain.jobs():
@@ -441,7 +430,8 @@ def run_study(study: Study, shard: tuple[int, int] = (1, 1), results_dir: str | 
                 job.validate()
         if chain.train:
             chain.train.spec()
-    planned = plan_jobs(study, chains, shard, results)
+    index = RecordIndex(results)
+    planned = plan_jobs(chains, shard, index)
     if dry_run:
         print_plan(study, planned, shard)
         return planned
@@ -449,12 +439,11 @@ def run_study(study: Study, shard: tuple[int, int] = (1, 1), results_dir: str | 
     todo_seconds = sum(p.estimate for p in mine if p.status != "done")
     say(f"study {study.name}: {sum(p.status != 'done' for p in mine)} of {len(mine)} jobs to run in this shard "
         f"(about {format_seconds(todo_seconds)}); records -> {results}")
-    index = RecordIndex(results)
     started = time.perf_counter()
     with shared_progress() as view:
         overall = view.add_task(f"study {study.name}", total=max(1.0, todo_seconds), info="") if view else None
         for chain in dict.fromkeys(p.chain for p in mine):
-            encoder = None
+            encoder = key = None
             for item in [p for p in mine if p.chain is chain and p.status != "done"]:
                 job = item.job
                 if view:
@@ -462,9 +451,10 @@ def run_study(study: Study, shard: tuple[int, int] = (1, 1), results_dir: str | 
                 if isinstance(job, TrainJob):
                     _run_train(job)
                 else:
-                    if encoder is None:
+                    if encoder is None:  # after training: the chain's model exists now
                         encoder = load_encoder(chain.model, device=device)
-                    _run_measurement(job, encoder, model_section(encoder, chain.model)["key"], index)
+                        key = model_section(encoder, chain.model)["key"]
+                    _run_measurement(job, encoder, key, index)
                 if view:
                     view.update(overall, advance=item.estimate)
     say(f"study {study.name}: shard {shard[0]}/{shard[1]} finished in {format_seconds(time.perf_counter() - started)}")
@@ -486,21 +476,15 @@ def _run_train(job: TrainJob) -> None:
 
 
 def _run_measurement(job, encoder, key: str, index: RecordIndex) -> None:
-    """Run an eval or attack job, only for the identities whose records are missing."""
-    if isinstance(job, EvalJob):
-        missing = [task for task, identity in zip(job.task_list(), job.identities(encoder))
-                   if not index.has(_eval_kind(identity), key, identity)]
-        if missing:
-            index.add(EvalJob(**{**job.__dict__, "tasks": ",".join(missing)}).run(encoder))
+    """Run an eval or attack job, only for the tasks (eval) or eps values (attack) whose records are missing."""
+    missing = [not index.has(kind, key, identity) for kind, identity in job.identities(encoder)]
+    if not any(missing):
         return
-    identities = job.identities(encoder)
-    if job.eps:
-        missing = [eps for eps, identity in zip(job.eps, identities) if not index.has("attack", key, identity)]
-        job = job.with_(eps=missing) if missing else None
-    elif all(index.has("attack", key, identity) for identity in identities):
-        job = None
-    if job is not None:
-        index.add(job.run(encoder))
+    if isinstance(job, EvalJob):
+        job = EvalJob(**{**job.__dict__, "tasks": ",".join(t for t, m in zip(job.task_list(), missing) if m)})
+    elif job.eps:
+        job = job.with_(eps=[eps for eps, m in zip(job.eps, missing) if m])
+    index.add(job.run(encoder))
 
 
 def render_study_report(study: Study, results_dir: str) -> list[Path]:

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rsebench.errors import UserError
-from rsebench.jobs.common import (check_device, check_results_dir, device_option, model_option, pooler_option,
-                                  remote_code_option, results_option)
+from rsebench.jobs.common import device_option, model_option, pooler_option, remote_code_option, results_option
 from rsebench.registry import recipe_names
 from rsebench.jobs.options import option, positive_float, positive_floats, positive_int, seed_int
 
@@ -85,8 +84,11 @@ class AttackJob:
             embedding_variants(recipe, self.eps, self.steps, self.step_size, self.norm, self.random_start)
         if self.victim_train is not None and not Path(self.victim_train).is_file():
             raise UserError(f"--victim-train {self.victim_train}: no such file; give a TSV with label and text columns")
-        check_device(self.device)
-        check_results_dir(self.results_dir)
+        from rsebench.encoder import resolve_device
+        from rsebench.paths import check_writable_folder
+
+        resolve_device(self.device)
+        check_writable_folder(self.results_dir, "--results-dir")
         return self
 
     def plans(self, encoder, victim_meta: dict) -> list:
@@ -101,11 +103,12 @@ class AttackJob:
         model = model_section(encoder, self.model)
         return [RunPlan(recipe, self.dataset, examples, self.seed, victim_meta, model, variant, self.batch_size) for variant in variants]
 
-    def identities(self, encoder) -> list[dict]:
-        """The identities of the records this job writes (no victim needed): what a study checks before running it."""
+    def identities(self, encoder) -> list[tuple[str, dict]]:
+        """(record kind, identity with the model aside) of each record this job writes, one per eps (no victim
+        needed): what a study checks before running it."""
         from rsebench.robustness.victim import victim_identity
 
-        return [plan.identity() for plan in self.plans(encoder, victim_identity(self.victim_settings(), self.dataset))]
+        return [("attack", plan.identity()) for plan in self.plans(encoder, victim_identity(self.victim_settings(), self.dataset))]
 
     def run(self, encoder=None) -> list[Path | None]:
         """Attack; one record path per run (None while other shards are still missing)."""

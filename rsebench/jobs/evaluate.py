@@ -8,8 +8,7 @@ from typing import ClassVar
 
 from rsebench.data import STS_TASKS
 from rsebench.errors import UserError
-from rsebench.jobs.common import (check_device, check_results_dir, device_option, model_option, pooler_option,
-                                  remote_code_option, results_option)
+from rsebench.jobs.common import device_option, model_option, pooler_option, remote_code_option, results_option
 from rsebench.jobs.options import option, positive_int, seed_int
 
 TRANSFER_TASKS = ("mr", "cr", "subj", "mpqa", "sst2", "trec", "mrpc")
@@ -52,18 +51,21 @@ class EvalJob:
 
     def validate(self) -> "EvalJob":
         self.task_list()
-        check_device(self.device)
-        check_results_dir(self.results_dir)
+        from rsebench.encoder import resolve_device
+        from rsebench.paths import check_writable_folder
+
+        resolve_device(self.device)
+        check_writable_folder(self.results_dir, "--results-dir")
         return self
 
-    def identities(self, encoder=None) -> list[dict]:
-        """The identities (the model aside) of the records this job writes."""
+    def identities(self, encoder=None) -> list[tuple[str, dict]]:
+        """(record kind, identity with the model aside) of each record this job writes, one per task."""
         from rsebench.data import dataset_info
         from rsebench.evaluate.sts import sts_identity
         from rsebench.evaluate.transfer import transfer_identity
 
-        return [sts_identity(task, dataset_info(task).default_split, self.variant) if task in STS_TASKS
-                else transfer_identity(task, self.seed) for task in self.task_list()]
+        return [("sts", sts_identity(task, dataset_info(task).default_split, self.variant)) if task in STS_TASKS
+                else ("transfer", transfer_identity(task, self.seed)) for task in self.task_list()]
 
     def run(self, encoder=None) -> list[Path]:
         from rsebench.data import load_dataset

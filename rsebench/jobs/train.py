@@ -10,6 +10,7 @@ from typing import ClassVar
 from rsebench.errors import UserError
 from rsebench.jobs.common import results_option
 from rsebench.registry import method_names
+from rsebench.train.spec import CHOICES
 from rsebench.jobs.options import option, positive_float, positive_int, seed_int
 
 SPEC = "spec fields (any other field with --set FIELD=VALUE)"
@@ -43,8 +44,8 @@ class TrainJob:
     save_every: int | None = option(None, help="spec field save_every", type=int, group=SPEC)
     temperature: float | None = option(None, help="spec field temperature", type=positive_float, group=SPEC)
     generator: str | None = option(None, help="spec field generator", group=SPEC)
-    mixed_precision: str | None = option(None, help="spec field mixed_precision", choices=("no", "bf16", "fp16"), group=SPEC)
-    pooler: str | None = option(None, help="spec field pooler", choices=("cls", "cls_before_pooler", "mean"), group=SPEC)
+    mixed_precision: str | None = option(None, help="spec field mixed_precision", choices=CHOICES["mixed_precision"], group=SPEC)
+    pooler: str | None = option(None, help="spec field pooler", choices=CHOICES["pooler"], group=SPEC)
     label: str | None = option(None, help="name of this run in tables and plots (e.g. an ablation arm; not part of the spec)")
     cpu: bool = option(False, help="train on the CPU even when a GPU is present")
     results_dir: str | None = results_option()
