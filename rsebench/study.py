@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -481,9 +481,9 @@ def _run_measurement(job, encoder, key: str, index: RecordIndex) -> None:
     if not any(missing):
         return
     if isinstance(job, EvalJob):
-        job = EvalJob(**{**job.__dict__, "tasks": ",".join(t for t, m in zip(job.task_list(), missing) if m)})
+        job = replace(job, tasks=",".join(task for task, m in zip(job.task_list(), missing) if m))
     elif job.eps:
-        job = job.with_(eps=[eps for eps, m in zip(job.eps, missing) if m])
+        job = replace(job, eps=[eps for eps, m in zip(job.eps, missing) if m])
     index.add(job.run(encoder))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -128,6 +128,3 @@ class AttackJob:
         victim, victim_meta = build_victim(encoder, self.dataset, self.victim_settings())
         return [execute_run(plan, victim, self.results_dir, shard, self.restart, workers=self.workers)
                 for plan in self.plans(encoder, victim_meta)]
-
-    def with_(self, **changes) -> "AttackJob":
-        return replace(self, **changes)

@@ -72,13 +72,13 @@ def _flag(field: dataclasses.Field) -> str:
     return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
 
 
-def add_options(parser: argparse.ArgumentParser, job_class: type, skip: tuple[str, ...] = ()) -> None:
+def add_options(parser: argparse.ArgumentParser, job_class: type) -> None:
     """One command-line option per field of `job_class` (fields without help text are not options)."""
     hints = get_type_hints(job_class)
     groups: dict[str, argparse._ArgumentGroup] = {}
     for field in dataclasses.fields(job_class):
         meta = field.metadata
-        if field.name in skip or not meta.get("help"):
+        if not meta.get("help"):
             continue
         target = parser
         if meta.get("group"):

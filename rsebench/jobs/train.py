@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -112,6 +112,3 @@ class TrainJob:
                      max_steps=self.max_steps, out_dir=self.out, overwrite=self.overwrite, resume=self.resume,
                      results_dir=self.results_dir, cpu=self.cpu, sentences=sentences, label=self.label)
 
-
-def spec_flag_names() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(TrainJob) if f.name in TrainJob.SPEC_FLAGS)
