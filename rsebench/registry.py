@@ -38,7 +38,7 @@ class RecipeInfo:
     path: Path
 
 
-def _load(path: Path) -> dict:
+def read_spec_file(path: Path) -> dict:
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
@@ -51,7 +51,7 @@ def methods() -> dict[str, MethodInfo]:
     """Every training method, by name, in table order."""
     found = []
     for path in sorted(spec_root("baselines").glob("*.toml")):
-        raw = _load(path)
+        raw = read_spec_file(path)
         if "method" not in raw or raw["method"] != path.stem:
             continue  # reported.toml and other data files
         found.append(MethodInfo(name=raw["method"], display=raw.get("display", raw["method"]),
@@ -65,10 +65,22 @@ def recipes() -> dict[str, RecipeInfo]:
     """Every attack recipe, by name."""
     found = {}
     for path in sorted(spec_root("attacks").glob("*.toml")):
-        raw = _load(path)
+        raw = read_spec_file(path)
         name = raw.get("name", path.stem)
         found[name] = RecipeInfo(name=name, display=raw.get("display", name), kind=raw.get("kind", "textattack"),
                                  variant=raw.get("variant", name), description=raw.get("description", ""), path=path)
+    return found
+
+
+@functools.cache
+def presets() -> dict[str, str]:
+    """Named presets: `baselines/<name>.toml` files with `preset_of = "<method>"` (name = file stem) -> that method."""
+    known = methods()
+    found = {}
+    for path in sorted(spec_root("baselines").glob("*.toml")):
+        raw = read_spec_file(path)
+        if raw.get("preset_of") in known:
+            found[path.stem] = raw["preset_of"]
     return found
 
 

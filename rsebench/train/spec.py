@@ -9,12 +9,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import tomllib
 
 from rsebench.errors import UserError
 from rsebench.records import spec_hash
 from rsebench.paths import spec_root
-from rsebench.registry import method_info, methods
+from rsebench.registry import method_info, methods, presets, read_spec_file
 from rsebench.seeding import check_seed
 
 COMMON_FIELDS = ("method", "lr", "epochs", "batch_size", "max_length", "warmup_ratio", "weight_decay", "grad_clip", "seed",
@@ -27,25 +26,9 @@ CHOICES = {"mixed_precision": ("no", "bf16", "fp16"), "pooler": ("cls", "cls_bef
 PRESET_FIELDS = ("name", "description", "preset_of")  # a preset's own metadata, not overrides
 
 
-def _read_toml(path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        raise UserError(f"cannot read method spec {path}: {err}") from None
-
-
 def preset_names() -> dict[str, str]:
-    """Named presets: `baselines/<name>.toml` files with `preset_of = "<method>"` (name = file stem) -> that method."""
-    known = methods()
-    presets = {}
-    for path in sorted(spec_root("baselines").glob("*.toml")):
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError):
-            continue
-        if raw.get("preset_of") in known:
-            presets[path.stem] = raw["preset_of"]
-    return presets
+    """Named presets (`rsebench.registry.presets`): preset name -> its method."""
+    return presets()
 
 
 def load_spec(method: str, overrides: dict[str, str] | None = None) -> dict[str, Any]:
@@ -56,12 +39,12 @@ def load_spec(method: str, overrides: dict[str, str] | None = None) -> dict[str,
     if method not in presets and method not in methods():
         raise UserError(f"unknown method '{method}'; choose one of: {', '.join(list(methods()) + sorted(presets))}")
     path = method_info(presets.get(method, method)).path
-    spec = _read_toml(path)
+    spec = read_spec_file(path)
     missing = [f for f in COMMON_FIELDS if f not in spec]
     if missing:
         raise UserError(f"method spec {path} lacks fields {missing}")
     if method in presets:
-        preset = _read_toml(spec_root("baselines") / f"{method}.toml")
+        preset = read_spec_file(spec_root("baselines") / f"{method}.toml")
         for key, value in preset.items():
             if key not in PRESET_FIELDS:
                 spec[key] = parse_override(spec, key, value)
