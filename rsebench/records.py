@@ -256,11 +256,21 @@ class Record:
         return record
 
 
+def full_identity(kind: str, model_key: str, identity: dict) -> dict:
+    """A record's whole identity: its kind, its model's key and the settings its producer names."""
+    return {"kind": kind, "model": model_key, **identity}
+
+
+def identity_hash(kind: str, model_key: str, identity: dict) -> str:
+    """The hash a record of this identity carries (and its file name): what studies look records up by."""
+    return spec_hash(full_identity(kind, model_key, identity))
+
+
 def make_record(kind: str, model: dict, task: dict, metrics: dict, settings: dict, timings: dict, identity: dict,
                 seed: int | None = None, **sections: Any) -> Record:
     """Assemble and validate a record. `identity` must name every setting that can change its numbers."""
     return Record(kind=kind, model=model, task=task, metrics=metrics, settings=settings, timings=timings,
-                  identity={"kind": kind, "model": model["key"], **identity}, seed=seed, sections=sections)
+                  identity=full_identity(kind, model["key"], identity), seed=seed, sections=sections)
 
 
 def upgrade_v1(payload: dict, source: str) -> dict:
@@ -277,7 +287,7 @@ def upgrade_v1(payload: dict, source: str) -> dict:
     model.setdefault("method", "pretrained")
     model.setdefault("key", model_key(model))
     kind = payload["kind"]
-    identity: dict[str, Any] = {"kind": kind, "model": model["key"]}
+    identity: dict[str, Any] = full_identity(kind, model["key"], {})
     if kind == "attack":
         recipe = task.get("recipe") or task.get("attack", "").split("-")[0]  # /1 records only: they lacked the field
         substitutes = (payload.get("resources") or {}).get("substitutes") or {}

@@ -27,7 +27,7 @@ import tomllib
 from rsebench.errors import UserError
 from rsebench.jobs import AttackJob, EvalJob, TrainJob
 from rsebench.paths import cache_dir, spec_root
-from rsebench.records import spec_hash
+from rsebench.records import identity_hash, spec_hash
 
 # Seconds on the reference machine (2 CPU cores, MiniLM-L6, fp32) when no record of this results folder
 # has measured it yet; see docs/performance.md. Records' own timings replace them as a study runs.
@@ -334,7 +334,7 @@ class RecordIndex:
                 self.hashes.add(read_record(path).identity_hash)
 
     def has(self, kind: str, model_key: str, identity: dict) -> bool:
-        return spec_hash({"kind": kind, "model": model_key, **identity}) in self.hashes
+        return identity_hash(kind, model_key, identity) in self.hashes
 
     def has_all(self, job, model_key: str, encoder) -> bool:
         """Whether every record `job` (an eval or attack job) writes for this model already exists."""

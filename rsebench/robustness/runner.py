@@ -20,7 +20,7 @@ import numpy as np
 
 from rsebench.data import DATASETS, LabeledTexts, dataset_info, load_dataset
 from rsebench.errors import UserError
-from rsebench.records import _slug, make_record, model_folder, now, spec_hash, write_record
+from rsebench.records import _slug, identity_hash, make_record, model_folder, now, spec_hash, write_record
 from rsebench.robustness.embedding_attack import EmbeddingAttackConfig, attack_example, example_generator, resolve_step_size
 from rsebench.robustness.metrics import attack_metrics, victim_accuracy_interval
 from rsebench.robustness.parallel import AttackPool
@@ -109,7 +109,7 @@ class RunPlan:
                 "victim": {"kind": self.victim_meta["kind"], "settings": self.victim_meta["settings"]}}
 
     def identity_hash(self) -> str:
-        return spec_hash({"kind": "attack", "model": self.model["key"], **self.identity()})
+        return identity_hash("attack", self.model["key"], self.identity())
 
     def spec(self, shard_count: int) -> dict:
         """Everything that decides the per-example results (hashed; a run file only resumes under the same
