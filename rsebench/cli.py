@@ -21,6 +21,7 @@ COMMANDS = {
     "report": "render tables (latex, markdown, csv) and plots from result records",
     "study": "run a whole experiment (models x seeds, eval, attacks, report) from one spec, resumably",
     "demo": "run the whole pipeline on the embedded default encoder, offline (a small study)",
+    "signal": "measure whether RobustSentEmbed's adversarial positive is harder than the clean one (a grid over its settings)",
     "bench": "time training steps and attack throughput",
     "doctor": "show what is installed, which assets are present, offline or not",
     "list": "list the datasets, methods and attack recipes rsebench knows",

@@ -489,6 +489,11 @@ def _run_measurement(job, encoder, key: str, index: RecordIndex) -> None:
 
 def render_study_report(study: Study, results_dir: str) -> list[Path]:
     """The study's tables (with intervals and the comparisons against its reference) and plots."""
+    from rsebench.encoder import load_encoder
+    from rsebench.records import model_section
     from rsebench.report.render import render_report
 
-    return render_report(results_dir, formats=("latex", "markdown", "csv"), plots=True, reference=study.reference)
+    # Off-the-shelf models carry no label in their records: the study names their rows.
+    labels = {model_section(encoder, arm.model)["key"]: arm.label
+              for arm in study.arms if arm.method is None for encoder in [load_encoder(arm.model, device="cpu")]}
+    return render_report(results_dir, formats=("latex", "markdown", "csv"), plots=True, reference=study.reference, labels=labels)

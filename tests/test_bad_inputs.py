@@ -119,6 +119,13 @@ CASES = [
     # bench
     ("bench-json-is-folder", ["bench", "--json", "{ws}"], "is a folder"),
     ("bench-json-under-file", ["bench", "--json", "{ws}/afile/out.json"], "afile is a file"),
+    # signal
+    ("signal-grid-no-values", ["signal", "--model", "{ws}/tiny", "--grid", "sentence_eps"], "FIELD=V1,V2"),
+    ("signal-grid-unknown-field", ["signal", "--model", "{ws}/tiny", "--grid", "sentense_eps=0.1"], "unknown spec field 'sentense_eps'"),
+    ("signal-grid-bad-value", ["signal", "--model", "{ws}/tiny", "--grid", "sentence_eps=0.1,big"], "needs a float"),
+    ("signal-grid-twice", ["signal", "--model", "{ws}/tiny", "--grid", "pooler=mean", "--grid", "pooler=cls"], "twice"),
+    ("signal-method-simcse", ["signal", "--model", "{ws}/tiny", "--method", "simcse"], "no adversarial view"),
+    ("signal-out-under-file", ["signal", "--model", "{ws}/tiny", "--out", "{ws}/afile/signal"], "afile is a file"),
     # argparse-level mistakes are one line too
     ("unknown-option", ["eval", "--model", "{ws}/tiny", "--no-such-option"], "unrecognized arguments"),
 ]

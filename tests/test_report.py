@@ -407,3 +407,16 @@ def test_several_seeds_pair_by_seed_and_unmatched_seeds_are_named(tmp_path):
     tables, comparisons = _report(results)
     assert [c.seed for c in comparisons.rows] == ["train 1, eval 1"]
     assert any("no paired test for 1 record: the reference has no record with the same" in n for n in tables["robustness_mr_probe"].notes)
+
+
+def test_t_intervals_stop_at_the_metric_range(tmp_path):
+    results = _write_records(tmp_path / "r", [_attack_record("simcse", ["successful"] * 10, seed=1),
+                                              _attack_record("simcse", ["successful"] * 8 + ["failed"] * 2, seed=2)])
+    tables, _ = _report(results)
+    table = tables["robustness_mr_probe"]
+    cell = _cell(table, "deepwordbug", "SimCSE", "attack_success_rate")
+    assert cell.interval[1] > 1  # the raw t-interval over two seeds reaches past 100%
+    column = next(c for c in table.columns if c.key == "attack_success_rate")
+    assert column.format_interval(cell.interval).endswith(", 100.0")
+    (asr,) = [r for r in render_csv.rows(table) if r[6] == "attack_success_rate"]
+    assert float(asr[13]) == 1.0 and 0 <= float(asr[12]) < 0.9

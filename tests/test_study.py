@@ -147,6 +147,9 @@ def test_study_runs_skips_finished_work_and_resumes_after_a_kill(tiny_model, tmp
     # two example-set sizes (n=4 for pgd, 3 for deepwordbug) are two tables, never mixed in one
     assert sorted(p.name for p in (tmp_path / "results" / "tables").glob("robustness_*.md")) == [
         "robustness_mr_probe_n3.md", "robustness_mr_probe_n4.md"]
+    # the study's label names the off-the-shelf model's row (its records carry none), trained rows keep theirs
+    table = (tmp_path / "results" / "tables" / "robustness_mr_probe_n4.md").read_text()
+    assert "| tiny |" in table and "| tiny-simcse |" in table
 
 
 def test_parallel_shards_equal_one_process(tiny_model, tmp_path):

@@ -13,6 +13,8 @@ is kept and the others are listed as set aside, never counted as another seed.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,7 +61,8 @@ def method_of(record: dict) -> Method:
         shown = label if not backbone or model.get("label") else f"{label} ({backbone})"
         return Method((1, order, label.lower(), backbone or ""), key, shown, backbone)
     name = model["name"]
-    return Method((0, 0, name.lower(), ""), f"pretrained:{name}", name, None)
+    shown = model.get("label") or name
+    return Method((0, 0, shown.lower(), ""), f"pretrained:{name}", shown, None)
 
 
 def seed_of(record: dict) -> tuple:
@@ -79,8 +82,11 @@ def _complete(record: dict) -> str | None:
     return None
 
 
-def collect(results_dir: str | Path) -> Collection:
-    """Every usable record under `results_dir`, plus one line per skipped file. UserError when none."""
+def collect(results_dir: str | Path, labels: dict[str, str] | None = None) -> Collection:
+    """Every usable record under `results_dir`, plus one line per skipped file. UserError when none.
+
+    `labels` (model key -> label, e.g. a study's names for its off-the-shelf models) names the rows of
+    models whose records carry no label; trained models keep the label they were trained under."""
     loaded, problems = read_records(results_dir)
     usable, skipped, ignored = [], list(problems), {}
     newest: dict[str, dict] = {}
@@ -93,6 +99,9 @@ def collect(results_dir: str | Path) -> Collection:
         if record["kind"] not in REQUIRED_METRICS:
             ignored[record["kind"]] = ignored.get(record["kind"], 0) + 1
             continue
+        model = record["model"]
+        if labels and not model.get("label") and model.get("key") in labels:
+            model["label"] = labels[model["key"]]
         problem = _complete(record)
         if problem:
             skipped.append(problem)
@@ -109,6 +118,20 @@ def collect(results_dir: str | Path) -> Collection:
 INTERVAL_METHODS = {"spearman_cosine": "bootstrap over pairs", "pearson_cosine": "bootstrap over pairs", "accuracy": "Wilson",
                     "original_accuracy": "Wilson", "accuracy_under_attack": "Wilson", "attack_success_rate": "Wilson",
                     "victim_clean_accuracy": "Wilson"}
+
+
+# The range each metric can take: a t-interval over few seeds can reach past it and is cut there.
+METRIC_RANGES = {"spearman_cosine": (-1.0, 1.0), "pearson_cosine": (-1.0, 1.0), "accuracy": (0.0, 1.0), "original_accuracy": (0.0, 1.0),
+                 "accuracy_under_attack": (0.0, 1.0), "attack_success_rate": (0.0, 1.0), "victim_clean_accuracy": (0.0, 1.0),
+                 "avg_perturbed_word_fraction": (0.0, 1.0), "avg_queries": (0.0, math.inf)}
+
+
+def within_range(interval: tuple[float, float] | None, metric: str) -> tuple[float, float] | None:
+    """`interval` cut to the range `metric` can take (unchanged for a metric of unknown range)."""
+    if interval is None or metric not in METRIC_RANGES:
+        return interval
+    low, high = METRIC_RANGES[metric]
+    return min(max(interval[0], low), high), max(min(interval[1], high), low)
 
 
 def interval_of(record: dict, metric: str) -> tuple[float, float] | None:

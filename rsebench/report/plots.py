@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rsebench.registry import recipes
+from rsebench.report.collect import within_range
 from rsebench.report.tables import Table
 
 SAVE_METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}}
@@ -54,9 +55,10 @@ def _suffix(table: Table) -> str:
     return table.name.removeprefix("robustness_")
 
 
-def _error(cell) -> tuple[float, float]:
-    """(below, above) the mean: the cell's 95% interval as error-bar lengths (0, 0 when it has none)."""
-    interval = cell.interval
+def _error(cell, metric: str = "attack_success_rate") -> tuple[float, float]:
+    """(below, above) the mean: the cell's 95% interval, cut to the metric's range, as error-bar lengths
+    (0, 0 when it has none)."""
+    interval = within_range(cell.interval, metric)
     if interval is None:
         return 0.0, 0.0
     return max(cell.mean - interval[0], 0.0), max(interval[1] - cell.mean, 0.0)

@@ -56,11 +56,13 @@ def _check_folder(folder: Path) -> None:
 
 def render_report(results_dir: str | Path = "results", formats=("latex", "markdown", "csv"), out: str | Path | None = None,
                   plots: bool = False, plots_dir: str | Path | None = None, reported: str | Path | None = "default",
-                  echo=None, reference: str | None = None) -> list[Path]:
+                  echo=None, reference: str | None = None, labels: dict[str, str] | None = None) -> list[Path]:
     """Render every table (and, with `plots`, the figures); returns the files written.
 
     `reference`: the model every other is compared with in the robustness tables (a row label or
     method name; default: SimCSE when present, else each table's first row).
+
+    `labels`: model key -> row label for models whose records carry none (a study's off-the-shelf models).
 
     `reported`: "default" reads baselines/reported.toml when present, None leaves published numbers out.
     `echo(line)` receives notes (skipped records, settings rendered apart); stderr by default.
@@ -71,7 +73,7 @@ def render_report(results_dir: str | Path = "results", formats=("latex", "markdo
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise UserError(f"unknown format {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}")
-    collection = collect(results_dir)
+    collection = collect(results_dir, labels)
     for line in collection.skipped:
         echo(f"skipped {line}")
     entries = load_reported(default_path() if reported == "default" else reported)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 
+from rsebench.report.collect import within_range
 from rsebench.report.tables import Table
 
 HEADER = ("table", "setting", "attack", "method", "source", "task", "metric", "mean", "std", "n", "values", "best", "ci_low",
@@ -36,7 +37,7 @@ def rows(table: Table) -> list[tuple]:
                 if cell is None:
                     continue
                 task = table.setting.get("dataset", "") if table.kind == "attack" else column.key
-                interval = cell.interval
+                interval = within_range(cell.interval, column.metric)
                 out.append((table.name, setting, attack, row.label, source, task, column.metric, _number(cell.mean),
                             _number(cell.std), cell.n, ";".join(_number(v) for v in cell.values), int(index in best[column.key]),
                             _number(interval[0] if interval else None), _number(interval[1] if interval else None),

@@ -19,7 +19,7 @@ import re
 import statistics
 from dataclasses import dataclass, field
 
-from rsebench.report.collect import INTERVAL_METHODS, Collection, Method, interval_of, method_of, seed_of
+from rsebench.report.collect import INTERVAL_METHODS, Collection, Method, interval_of, method_of, seed_of, within_range
 from rsebench.stats import seed_summary
 from rsebench.registry import recipe_label, recipes
 
@@ -51,6 +51,7 @@ class Column:
         """'lo, hi' with one decimal fewer than the value (an interval's ends are less certain than its centre)."""
         if interval is None:
             return ""
+        interval = within_range(interval, self.metric)
         decimals = max(self.decimals - 1, 0)
         return f"{interval[0] * self.scale:.{decimals}f}, {interval[1] * self.scale:.{decimals}f}"
 
