@@ -14,6 +14,11 @@ Conventions (all intervals are two-sided, 95% unless told otherwise, as fraction
 - Two models attacked on the same example ids: McNemar's exact test on per-example "survived the
   attack" (`mcnemar_exact`, a two-sided binomial test on the discordant pairs) and a paired
   bootstrap interval of the ASR difference (`paired_bootstrap_difference`, resampling example ids).
+- The same comparison over several seeds (seed s of the model against seed s of the reference, all on
+  the same example ids): the stratified McNemar test (`pooled_mcnemar`: discordant pairs summed over
+  seeds, exact binomial) and the mean ASR difference with a bootstrap that resamples example ids
+  jointly for every seed (`pooled_paired_bootstrap_difference`). Both treat the trained models as
+  fixed; the seed-to-seed spread is the t-interval over seeds.
 - Several comparisons in one table: Holm–Bonferroni step-down adjusted p-values (`holm`).
 - Several seeds: mean, sample standard deviation and a Student-t interval (`seed_summary`).
 """
@@ -269,6 +274,44 @@ def paired_bootstrap_difference(outcomes_a: Sequence[str], outcomes_b: Sequence[
     values = result.bootstrap_distribution
     undefined = int(np.isnan(values).sum())
     return PairedDifference(asr_a, asr_b, difference, _nan_percentile_interval(values, confidence), len(a), undefined)
+
+
+def pooled_mcnemar(results: Sequence[McNemarResult]) -> McNemarResult:
+    """McNemar over strata (seeds): under H0 every discordant pair of every stratum is a fair coin, so
+    sum(b) ~ Binomial(sum(b + c), 1/2); exact two-sided p (1 without discordant pairs)."""
+    b, c, n = (sum(r.b for r in results), sum(r.c for r in results), sum(r.n for r in results))
+    pvalue = 1.0 if b + c == 0 else float(stats.binomtest(b, b + c, 0.5).pvalue)
+    return McNemarResult(b, c, n, pvalue)
+
+
+def pooled_paired_bootstrap_difference(pairs: Sequence[tuple[Sequence[str], Sequence[str]]], n_resamples: int = BOOTSTRAP_RESAMPLES,
+                                       confidence: float = CONFIDENCE, seed: int = BOOTSTRAP_SEED) -> PairedDifference:
+    """Mean over strata of ASR_A - ASR_B, every stratum's outcomes aligned on the SAME example ids.
+
+    The bootstrap draws example ids once per resample and applies the draw to every stratum (the
+    examples are the shared source of sampling noise), recomputing each stratum's two ASRs over its own
+    non-skipped examples; `asr_a` / `asr_b` are the strata's mean ASRs. Resamples where some ASR is
+    undefined are left out and counted, as in `paired_bootstrap_difference`.
+    """
+    lengths = {len(x) for pair in pairs for x in pair}
+    if not pairs or len(lengths) != 1:
+        raise ValueError(f"pooled outcomes must be non-empty and share one example list; got lengths {sorted(lengths)}")
+    a = np.asarray([pair[0] for pair in pairs], dtype=object)
+    b = np.asarray([pair[1] for pair in pairs], dtype=object)
+    per_stratum = [(attack_success_rate(list(x)), attack_success_rate(list(y))) for x, y in zip(a, b)]
+    if any(x is None or y is None for x, y in per_stratum):
+        return PairedDifference(None, None, None, None, a.shape[1], 0)
+    asr_a = float(np.mean([x for x, _ in per_stratum]))
+    asr_b = float(np.mean([y for _, y in per_stratum]))
+    if a.shape[1] < 2:
+        return PairedDifference(asr_a, asr_b, asr_a - asr_b, None, a.shape[1], 0)
+    # One draw of example ids per resample, applied to every stratum: (strata, resamples, n) after indexing.
+    draws = np.random.default_rng(seed).integers(0, a.shape[1], size=(n_resamples, a.shape[1]))
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0/0: an undefined ASR in a resample, counted below
+        per_stratum_asr = [(x == "successful")[:, draws].sum(-1) / np.isin(x, ("successful", "failed"))[:, draws].sum(-1) for x in (a, b)]
+    values = (per_stratum_asr[0] - per_stratum_asr[1]).mean(axis=0)
+    return PairedDifference(asr_a, asr_b, asr_a - asr_b, _nan_percentile_interval(values, confidence), a.shape[1],
+                            int(np.isnan(values).sum()))
 
 
 # ---------------------------------------------------------------------------------------------

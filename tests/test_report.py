@@ -420,3 +420,44 @@ def test_t_intervals_stop_at_the_metric_range(tmp_path):
     assert column.format_interval(cell.interval).endswith(", 100.0")
     (asr,) = [r for r in render_csv.rows(table) if r[6] == "attack_success_rate"]
     assert float(asr[13]) == 1.0 and 0 <= float(asr[12]) < 0.9
+
+
+def test_pooled_comparison_over_seeds_matches_a_hand_computation(tmp_path):
+    # seed 1: reference 8/10 fooled, model 4/10; seed 2: reference 6/10, model 5/10 (ids 0..9 in both)
+    ref1, mod1 = ["successful"] * 8 + ["failed"] * 2, ["failed"] * 6 + ["successful"] * 4
+    ref2, mod2 = ["successful"] * 6 + ["failed"] * 4, ["successful"] * 5 + ["failed"] * 5
+    results = _write_records(tmp_path / "r", [_attack_record("simcse", ref1, seed=1), _attack_record("robustsentembed", mod1, seed=1),
+                                              _attack_record("simcse", ref2, seed=2), _attack_record("robustsentembed", mod2, seed=2)])
+    render_report(results, formats=("csv", "markdown"), out=tmp_path / "t", reported=None, echo=lambda line: None)
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "t" / "comparisons.csv").read_text())))
+    (pooled,) = [r for r in rows if r["seeds_pooled"] == "2"]
+    assert pooled["seed"] == "pooled, 2 seeds" and pooled["n_paired"] == "10"
+    assert float(pooled["asr_model"]) == pytest.approx((0.4 + 0.5) / 2) and float(pooled["asr_reference"]) == pytest.approx(0.7)
+    assert float(pooled["asr_difference"]) == pytest.approx(((0.4 - 0.8) + (0.5 - 0.6)) / 2)
+    assert float(pooled["asr_relative_change"]) == pytest.approx(-0.25 / 0.7)
+    # survival (outcome "failed"): seed 1 model survives ids 0-5, reference 8-9 -> b = 6, c = 2;
+    # seed 2 model survives 5-9, reference 6-9 -> b = 1, c = 0; stratified: Bin(9, 1/2) at b = 7
+    assert (pooled["only_model_survived"], pooled["only_reference_survived"]) == ("7", "2")
+    from scipy import stats
+
+    assert float(pooled["mcnemar_p"]) == pytest.approx(stats.binomtest(7, 9, 0.5).pvalue)
+    assert float(pooled["asr_difference_ci_low"]) < -0.25 < float(pooled["asr_difference_ci_high"])
+    per_seed = [r for r in rows if r["seeds_pooled"] == "0"]
+    assert len(per_seed) == 2 and float(per_seed[0]["holm_p"]) >= float(per_seed[0]["mcnemar_p"])
+    assert float(pooled["holm_p"]) == pytest.approx(float(pooled["mcnemar_p"]))  # its own Holm family of one
+    assert "| pooled, 2 seeds | 10 | 45.0 | 70.0 | -25.0 [" in (tmp_path / "t" / "comparisons.md").read_text()
+
+
+def test_pooled_bootstrap_resamples_examples_jointly_across_seeds():
+    from rsebench.stats import paired_bootstrap_difference, pooled_paired_bootstrap_difference
+
+    a = ["successful", "failed"] * 20
+    b = ["failed", "successful"] * 20
+    # the same pair in two strata: a joint resample gives the one-stratum interval exactly (independent draws per
+    # stratum would average the noise away and narrow it); one stratum agrees with the per-seed bootstrap
+    one = pooled_paired_bootstrap_difference([(a, b)])
+    two = pooled_paired_bootstrap_difference([(a, b), (a, b)])
+    assert two.difference == one.difference == 0 and two.interval == pytest.approx(one.interval)
+    assert one.interval == pytest.approx(paired_bootstrap_difference(a, b).interval, abs=0.06) and one.interval[0] < -0.2
+    with pytest.raises(ValueError):
+        pooled_paired_bootstrap_difference([(a, b), (a[:-1], b[:-1])])

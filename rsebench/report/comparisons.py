@@ -15,7 +15,11 @@ The reference is the model named with `--reference` (matched against a row's lab
 case-insensitive), or by default SimCSE when the table has it, else the table's first row
 (pretrained models come first, then the baselines). With several seeds, each of the model's records
 is paired with the reference record of the same seeds (or with the reference's only record); a
-table cell is marked † when every one of its comparisons is significant at 0.05 after Holm.
+table cell is marked † when every one of its comparisons is significant at 0.05 after Holm. When
+both sides have several seeds, a pooled row follows the per-seed rows: the mean ASR difference over
+the seed pairs with a bootstrap that resamples example ids jointly for every pair, and McNemar
+stratified by seed (rsebench.stats.pooled_mcnemar); pooled rows are their own Holm family. Every row
+also gives the relative change (Δ ASR / ASR of the reference), the figure the paper reports.
 Records written before `outcomes` existed are not tested, and the table notes say so.
 """
 
@@ -27,7 +31,8 @@ from dataclasses import dataclass, field
 
 from rsebench.errors import UserError
 from rsebench.report.tables import Block, Row, Table, attack_text
-from rsebench.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, holm, mcnemar_exact, paired_bootstrap_difference
+from rsebench.stats import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, holm, mcnemar_exact, paired_bootstrap_difference, pooled_mcnemar,
+                            pooled_paired_bootstrap_difference)
 
 ALPHA = 0.05
 MARK = "†"
@@ -53,10 +58,18 @@ class Comparison:
     pvalue: float
     undefined_resamples: int = 0  # bootstrap resamples where an ASR was undefined (left out of the interval)
     p_holm: float | None = None
+    seeds_pooled: int = 0  # > 0: this row pools that many seed pairs (stratified McNemar, joint bootstrap)
 
     @property
     def significant(self) -> bool:
         return self.p_holm is not None and self.p_holm < ALPHA
+
+    @property
+    def relative(self) -> float | None:
+        """(ASR model − ASR reference) / ASR reference: the paper's "relative change" (−49% for BERTAttack)."""
+        if self.difference is None or not self.asr_reference:
+            return None
+        return self.difference / self.asr_reference
 
 
 @dataclass
@@ -102,16 +115,34 @@ def choose_reference(table: Table, requested: str | None) -> tuple[Row | None, s
 # Comparing
 
 
+def _outcomes_by_id(record: dict) -> dict[str, str] | None:
+    ids, results = record.get("example_ids"), record.get("outcomes")
+    if not isinstance(ids, list) or not isinstance(results, list) or len(ids) != len(results):
+        return None
+    return dict(zip(ids, results))
+
+
 def _paired_outcomes(model: dict, reference: dict) -> tuple[list[str], list[str]] | None:
     """Outcomes of both records on the example ids both attacked (model's order); None without outcomes."""
-    outcomes = []
-    for record in (model, reference):
-        ids, results = record.get("example_ids"), record.get("outcomes")
-        if not isinstance(ids, list) or not isinstance(results, list) or len(ids) != len(results):
-            return None
-        outcomes.append(dict(zip(ids, results)))
-    shared = [i for i in model["example_ids"] if i in outcomes[1]]
-    return [outcomes[0][i] for i in shared], [outcomes[1][i] for i in shared]
+    ours, theirs = _outcomes_by_id(model), _outcomes_by_id(reference)
+    if ours is None or theirs is None:
+        return None
+    shared = [i for i in model["example_ids"] if i in theirs]
+    return [ours[i] for i in shared], [theirs[i] for i in shared]
+
+
+def _pooled(table: Table, block: Block, row: Row, reference: Row, pairs: list[tuple[dict, dict]]) -> Comparison | None:
+    """One comparison over all seed pairs, on the example ids every record of them attacked."""
+    by_id = [(_outcomes_by_id(m), _outcomes_by_id(r)) for m, r in pairs]
+    shared = [i for i in pairs[0][0]["example_ids"] if all(i in m and i in r for m, r in by_id)]
+    if not shared:
+        return None
+    strata = [([m[i] for i in shared], [r[i] for i in shared]) for m, r in by_id]
+    test = pooled_mcnemar([mcnemar_exact([o == "failed" for o in ours], [o == "failed" for o in theirs]) for ours, theirs in strata])
+    difference = pooled_paired_bootstrap_difference(strata)
+    return Comparison(table.name, block.attack.get("attack", ""), attack_text(block.attack), row.label, reference.label,
+                      f"pooled, {len(pairs)} seeds", len(shared), difference.asr_a, difference.asr_b, difference.difference,
+                      difference.interval, test.b, test.c, test.pvalue, difference.undefined_resamples, seeds_pooled=len(pairs))
 
 
 def _seed_text(record: dict) -> str:
@@ -140,11 +171,13 @@ def _compare_block(table: Table, block: Block, reference: Row) -> tuple[list[Com
             continue
         pairs = _pairs(block.records[row.method], reference_records)
         unmatched += len(block.records[row.method]) - len(pairs)
+        tested = []
         for model_record, reference_record in pairs:
             paired = _paired_outcomes(model_record, reference_record)
             if paired is None or not paired[0]:
                 missing += 1
                 continue
+            tested.append((model_record, reference_record))
             ours, theirs = paired
             test = mcnemar_exact([o == "failed" for o in ours], [o == "failed" for o in theirs])
             difference = paired_bootstrap_difference(ours, theirs)
@@ -152,6 +185,12 @@ def _compare_block(table: Table, block: Block, reference: Row) -> tuple[list[Com
                                   _seed_text(model_record), len(ours), difference.asr_a, difference.asr_b, difference.difference,
                                   difference.interval, test.b, test.c, test.pvalue, difference.undefined_resamples))
             owners.append(row)
+        # several seeds on both sides: one pooled comparison (a distinct reference record per seed)
+        if len(tested) >= 2 and len({id(r) for _, r in tested}) == len(tested):
+            pooled = _pooled(table, block, row, reference, tested)
+            if pooled is not None:
+                out.append(pooled)
+                owners.append(row)
     return out, owners, missing, unmatched
 
 
@@ -177,9 +216,12 @@ def compare_with_reference(tables: list[Table], reference: str | None = None) ->
             blocks += [block] * len(found)
             missing += lacking
             unmatched += alone
-        for comparison, p in zip(comparisons, holm([c.pvalue for c in comparisons])):
-            comparison.p_holm = p
-        _mark(comparisons, owners, blocks)
+        # Holm within the table, per-seed and pooled rows as two families (a pooled row re-tests its seeds' data)
+        for family in ([c for c in comparisons if not c.seeds_pooled], [c for c in comparisons if c.seeds_pooled]):
+            for comparison, p in zip(family, holm([c.pvalue for c in family])):
+                comparison.p_holm = p
+        per_seed = [(c, r, b) for c, r, b in zip(comparisons, owners, blocks) if not c.seeds_pooled]
+        _mark([c for c, _, _ in per_seed], [r for _, r, _ in per_seed], [b for _, _, b in per_seed])
         result.rows += comparisons
         note = f"reference for paired tests: {chosen.label} ({rule})"
         if comparisons:
@@ -203,6 +245,11 @@ def compare_with_reference(tables: list[Table], reference: str | None = None) ->
             "McNemar: exact two-sided binomial test on the discordant examples of per-example survival (correct and not fooled); "
             "b = survived only under the model, c = only under the reference",
             f"Holm: step-down correction over the comparisons of one robustness table; significant = Holm p < {ALPHA:g}",
+            "rel. Δ = Δ ASR / ASR ref. (the paper's relative change, e.g. −49% for BERTAttack)",
+            "pooled rows (several seeds on both sides, seed s against seed s): mean Δ ASR over the seed pairs with a bootstrap "
+            "that resamples example ids jointly for every pair, and McNemar stratified by seed (discordant pairs summed, "
+            "exact binomial); they treat the trained models as fixed (seed-to-seed spread: the robustness table's "
+            "t-intervals) and form their own Holm family",
         ]
         if not result.rows:
             result.notes.append("no comparison could be made: the attack records lack per-example outcomes "
@@ -225,10 +272,10 @@ def _mark(comparisons: list[Comparison], owners: list[Row], blocks: list[Block])
 # ---------------------------------------------------------------------------------------------
 # Rendering (Markdown, LaTeX, CSV)
 
-HEADER = ("Table", "Attack", "Model", "Reference", "Seed", "n", "ASR model", "ASR ref.", "Δ ASR [95% CI]", "b/c", "McNemar p",
-          "Holm p")
+HEADER = ("Table", "Attack", "Model", "Reference", "Seed", "n", "ASR model", "ASR ref.", "Δ ASR [95% CI]", "rel. Δ", "b/c",
+          "McNemar p", "Holm p")
 CSV_HEADER = ("table", "attack", "model", "reference", "seed", "n_paired", "asr_model", "asr_reference", "asr_difference",
-              "asr_difference_ci_low", "asr_difference_ci_high", "only_model_survived", "only_reference_survived",
+              "asr_difference_ci_low", "asr_difference_ci_high", "asr_relative_change", "seeds_pooled", "only_model_survived", "only_reference_survived",
               "mcnemar_p", "holm_p", "significant", "bootstrap_undefined_resamples")
 
 
@@ -246,15 +293,16 @@ def _cells(c: Comparison) -> list[str]:
     interval = "" if c.interval is None else f" [{100 * c.interval[0]:+.1f}, {100 * c.interval[1]:+.1f}]"
     difference = "–" if c.difference is None else f"{100 * c.difference:+.1f}{interval}"
     holm_p = _p(c.p_holm) + (f" {MARK}" if c.significant else "")
+    relative = "–" if c.relative is None else f"{100 * c.relative:+.0f}%"
     return [c.table, c.attack_label, c.model, c.reference, c.seed, str(c.n_paired), _percent(c.asr_model),
-            _percent(c.asr_reference), difference, f"{c.only_model_survived}/{c.only_reference_survived}", _p(c.pvalue), holm_p]
+            _percent(c.asr_reference), difference, relative, f"{c.only_model_survived}/{c.only_reference_survived}", _p(c.pvalue), holm_p]
 
 
 def render_markdown(comparisons: Comparisons) -> str:
     from rsebench.report.render_markdown import escape
 
     lines = ["### Paired comparisons with the reference model (attack success rate ×100)", "",
-             "| " + " | ".join(HEADER) + " |", "|" + "|".join([":--"] * 5 + ["--:"] * 7) + "|"]
+             "| " + " | ".join(HEADER) + " |", "|" + "|".join([":--"] * 5 + ["--:"] * 8) + "|"]
     lines += ["| " + " | ".join(escape(x) for x in _cells(c)) + " |" for c in comparisons.rows]
     lines += ["", "Notes:", ""] + [f"- {escape(note)}" for note in comparisons.notes] + [""]
     return "\n".join(lines)
@@ -266,7 +314,7 @@ def render_latex(comparisons: Comparisons) -> str:
     lines = ["% rsebench report: comparisons -- paired comparisons with the reference model (attack success rate x100)",
              "% requires \\usepackage{booktabs}"]
     lines += [f"% note: {note}" for note in comparisons.notes]
-    lines += [r"\begin{tabular}{lllllrrrrrrr}", r"\toprule", " & ".join(escape(h) for h in HEADER) + r" \\", r"\midrule"]
+    lines += [r"\begin{tabular}{lllllrrrrrrrr}", r"\toprule", " & ".join(escape(h) for h in HEADER) + r" \\", r"\midrule"]
     for c in comparisons.rows:
         lines.append(" & ".join(escape(x) for x in _cells(c)) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
@@ -284,7 +332,7 @@ def render_csv(comparisons: Comparisons) -> str:
     for c in comparisons.rows:
         writer.writerow((c.table, c.attack, c.model, c.reference, c.seed, c.n_paired, number(c.asr_model), number(c.asr_reference),
                          number(c.difference), number(c.interval[0] if c.interval else None),
-                         number(c.interval[1] if c.interval else None), c.only_model_survived, c.only_reference_survived,
+                         number(c.interval[1] if c.interval else None), number(c.relative), c.seeds_pooled, c.only_model_survived, c.only_reference_survived,
                          number(c.pvalue), number(c.p_holm), int(c.significant), c.undefined_resamples))
     return buffer.getvalue()
 
