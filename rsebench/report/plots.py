@@ -108,22 +108,28 @@ def plot_asr_vs_eps(table: Table, out_dir: Path) -> list[Path]:
     return paths
 
 
-def sts_scores(sts: Table | None) -> tuple[dict[str, float], str]:
-    """Method key -> average STS Spearman, and the axis label saying what the average covers."""
+def sts_scores(sts: Table | None) -> tuple[dict[str, tuple[float, float, float]], str]:
+    """Method key -> (average STS Spearman, error below, error above), and the axis label saying what the
+    average covers. The error bars are the 95% interval of the cell when one cell gives the value (the
+    7-task average over several seeds: its t-interval); a mean over some tasks has none."""
     if sts is None:
         return {}, ""
     rows = [r for r in sts.blocks[0].rows if r.reported is None]
-    with_avg = {r.method: r.cells["avg"].mean for r in rows if "avg" in r.cells}
+    with_avg = {r.method: (r.cells["avg"].mean, *_error(r.cells["avg"], "spearman_cosine")) for r in rows if "avg" in r.cells}
     if with_avg and len(with_avg) == len(rows):
         return with_avg, "STS average Spearman (×100, 7 tasks) ↑"
     tasks = [c.key for c in sts.columns if c.key != "avg" and rows and all(c.key in r.cells for r in rows)]
     if not tasks:
         return {}, ""
-    scores = {r.method: sum(r.cells[t].mean for t in tasks) / len(tasks) for r in rows}
+    if len(tasks) == 1:
+        return {r.method: (r.cells[tasks[0]].mean, *_error(r.cells[tasks[0]], "spearman_cosine")) for r in rows}, \
+            f"STS Spearman (×100, {tasks[0]}) ↑"
+    scores = {r.method: (sum(r.cells[t].mean for t in tasks) / len(tasks), 0.0, 0.0) for r in rows}
     return scores, f"STS Spearman (×100, mean of {', '.join(tasks)}) ↑"
 
 
 def plot_sts_vs_asr(table: Table, sts: Table | None, out_dir: Path) -> list[Path]:
+    """One point per model and attack: STS (x) against attack success (y), each with its 95% interval."""
     scores, xlabel = sts_scores(sts)
     points = []
     for block in table.blocks:
@@ -146,11 +152,13 @@ def plot_sts_vs_asr(table: Table, sts: Table | None, out_dir: Path) -> list[Path
                 chosen = [p for p in points if p[0] == attack and p[2] == method]
                 if not chosen:
                     continue
-                ax.errorbar([100 * p[3] for p in chosen], [100 * p[4] for p in chosen],
+                x = [100 * p[3][0] for p in chosen]
+                y = [100 * p[4] for p in chosen]
+                ax.errorbar(x, y, xerr=[[100 * p[3][1] for p in chosen], [100 * p[3][2] for p in chosen]],
                             yerr=[[100 * p[5] for p in chosen], [100 * p[6] for p in chosen]], linestyle="", color=colors[a_index % 10],
                             elinewidth=0.8, capsize=2, alpha=0.6)
-                ax.scatter([100 * p[3] for p in chosen], [100 * p[4] for p in chosen], color=colors[a_index % 10],
-                           marker=markers[m_index % len(markers)], s=40, edgecolor="black", linewidth=0.4, zorder=3)
+                ax.scatter(x, y, color=colors[a_index % 10], marker=markers[m_index % len(markers)], s=40, edgecolor="black",
+                           linewidth=0.4, zorder=3)
         # Two legends: colour = attack, marker = method.
         from matplotlib.lines import Line2D
 
