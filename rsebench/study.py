@@ -82,6 +82,7 @@ class Study:
     results_dir: str
     checkpoints_dir: str
     path: Path | None = None
+    reuse: list[str] = field(default_factory=list)  # studies whose finished checkpoints and records of the same identity are taken over
 
 
 def study_dir() -> Path:
@@ -121,7 +122,7 @@ def parse_study(raw: dict, path: Path | None = None) -> Study:
     from rsebench.registry import method_names, recipe_names
 
     known = {"name", "description", "scale", "measured_cost", "reference", "results_dir", "checkpoints_dir", "train", "model",
-             "eval", "attack"}
+             "eval", "attack", "reuse"}
     unknown = sorted(set(raw) - known)
     _expect(not unknown, path, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     name = str(raw.get("name") or (path.stem if path else "study"))
@@ -163,12 +164,21 @@ def parse_study(raw: dict, path: Path | None = None) -> Study:
         attacks.append(block)
     reference = raw.get("reference")
     _expect(reference is None or reference in labels, path, f"reference '{reference}' is not one of the model labels {labels}")
+    reuse = raw.get("reuse", [])
+    _expect(isinstance(reuse, list) and all(isinstance(r, str) and r for r in reuse), path,
+            "reuse must be a list of study names or spec files, e.g. reuse = [\"main\"]")
+    _expect(name not in reuse, path, "a study cannot reuse itself")
     evaluation = raw.get("eval", {})
     return Study(name=name, description=str(raw.get("description", "")), scale=str(raw.get("scale", "")),
                  measured_cost=str(raw.get("measured_cost", "")), arms=arms, seeds=list(seeds), train=train,
                  eval_tasks=evaluation.get("tasks"), attacks=attacks, reference=reference,
                  results_dir=str(raw.get("results_dir", f"results/{name}")),
-                 checkpoints_dir=str(raw.get("checkpoints_dir", cache_dir("checkpoints", name))), path=path)
+                 checkpoints_dir=str(raw.get("checkpoints_dir", cache_dir("checkpoints", name))), path=path, reuse=list(reuse))
+
+
+def reused_studies(study: Study) -> list[Study]:
+    """The studies named by `reuse` (their own results and checkpoints folders, as their specs give them)."""
+    return [load_study(name) for name in study.reuse]
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,6 +212,7 @@ def expand(study: Study, results_dir: str | None = None, checkpoints_dir: str | 
     """Every chain of the study, in spec order (arms × seeds)."""
     results = results_dir or study.results_dir
     checkpoints = Path(checkpoints_dir or study.checkpoints_dir)
+    reused_checkpoints = [Path(other.checkpoints_dir) for other in reused_studies(study)]
     train_set = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in study.train.get("set", {}).items()}
     chains = []
     for arm in study.arms:
@@ -219,6 +230,9 @@ def expand(study: Study, results_dir: str | None = None, checkpoints_dir: str | 
                                  max_sentences=study.train.get("max_sentences"), max_steps=study.train.get("max_steps"),
                                  overrides=[f"{k}={v}" for k, v in overrides.items()], label=arm.label,
                                  cpu=device == "cpu", results_dir=results)
+                if reused_checkpoints and not train.checkpoint_complete():
+                    train = _finished_elsewhere(train, setting, reused_checkpoints) or train
+                    location = train.out
             evals = [EvalJob(model=location, tasks=study.eval_tasks, device=device, results_dir=results)] if study.eval_tasks else []
             attacks = []
             for block in study.attacks:
@@ -232,6 +246,17 @@ def expand(study: Study, results_dir: str | None = None, checkpoints_dir: str | 
                                                 if kind == "embedding" or k not in ("steps", "step_size", "norm", "random_start")}))
             chains.append(Chain(arm.label, seed, location, train, evals, attacks))
     return chains
+
+
+def _finished_elsewhere(train: TrainJob, setting: str, folders: list[Path]) -> TrainJob | None:
+    """The same training job pointed at a reused study's finished checkpoint of the same setting (any label),
+    or None. Only a complete checkpoint of exactly this spec qualifies, so nothing is ever trained there."""
+    for folder in folders:
+        for candidate in sorted(folder.glob(f"*-{setting[:8]}")):
+            moved = replace(train, out=str(candidate))
+            if moved.checkpoint_complete():
+                return moved
+    return None
 
 
 def _recipe_kind(recipe: str) -> str:
@@ -320,11 +345,17 @@ def assign_shards(chains: list[Chain], count: int) -> list[int]:
 class RecordIndex:
     """The records of a results folder, read once, and their identity hashes (kept up to date as jobs write)."""
 
-    def __init__(self, results_dir: str | Path):
+    def __init__(self, results_dir: str | Path, reuse: list[str | Path] = ()):
         from rsebench.records import read_records
 
+        self.results_dir = Path(results_dir)
         self.records = read_records(results_dir)[0] if Path(results_dir).is_dir() else []
         self.hashes = {record.identity_hash for record in self.records}
+        # identity hash -> (reused results folder, record file): records another study already measured
+        self.elsewhere: dict[str, tuple[Path, Path]] = {}
+        for folder in map(Path, reuse):
+            for record in (read_records(folder)[0] if folder.is_dir() else []):
+                self.elsewhere.setdefault(record.identity_hash, (folder, Path(record.path)))
 
     def add(self, paths) -> None:
         from rsebench.records import read_record
@@ -340,6 +371,24 @@ class RecordIndex:
         """Whether every record `job` (an eval or attack job) writes for this model already exists."""
         return all(self.has(kind, model_key, identity) for kind, identity in job.identities(encoder))
 
+    def reusable(self, job, model_key: str, encoder) -> bool:
+        """Whether every record `job` writes exists here or in a reused study's results (some of them there)."""
+        hashes = [identity_hash(kind, model_key, identity) for kind, identity in job.identities(encoder)]
+        return all(h in self.hashes or h in self.elsewhere for h in hashes) and any(h not in self.hashes for h in hashes)
+
+    def take_over(self, job, model_key: str, encoder) -> None:
+        """Copy the reused records of `job` into this results folder (same relative path: same identity, same file)."""
+        from rsebench.records import write_text_atomic
+
+        for kind, identity in job.identities(encoder):
+            digest = identity_hash(kind, model_key, identity)
+            if digest in self.hashes:
+                continue
+            folder, path = self.elsewhere[digest]
+            relative = path.relative_to(folder) if path.is_absolute() else path  # records know their path inside the folder
+            write_text_atomic(self.results_dir / relative, (folder / relative).read_text(encoding="utf-8"))
+            self.hashes.add(digest)
+
 
 @dataclass
 class PlannedJob:
@@ -347,7 +396,7 @@ class PlannedJob:
     job: Any
     shard: int
     estimate: float
-    status: str = "todo"  # todo | done | waiting (its model is not trained yet)
+    status: str = "todo"  # todo | done | reuse (records of a reused study) | waiting (its model is not trained yet)
 
 
 def plan_jobs(chains: list[Chain], shard: tuple[int, int], index: RecordIndex) -> list[PlannedJob]:
@@ -367,8 +416,10 @@ def plan_jobs(chains: list[Chain], shard: tuple[int, int], index: RecordIndex) -
                 item.status = "done" if trained else "todo"
             elif encoder is None:
                 item.status = "waiting"
+            elif index.has_all(job, key, encoder):
+                item.status = "done"
             else:
-                item.status = "done" if index.has_all(job, key, encoder) else "todo"
+                item.status = "reuse" if index.reusable(job, key, encoder) else "todo"
             planned.append(item)
     return planned
 
@@ -430,7 +481,7 @@ def run_study(study: Study, shard: tuple[int, int] = (1, 1), results_dir: str | 
                 job.validate()
         if chain.train:
             chain.train.spec()
-    index = RecordIndex(results)
+    index = RecordIndex(results, reuse=[other.results_dir for other in reused_studies(study)])
     planned = plan_jobs(chains, shard, index)
     if dry_run:
         print_plan(study, planned, shard)
@@ -454,12 +505,15 @@ def run_study(study: Study, shard: tuple[int, int] = (1, 1), results_dir: str | 
                     if encoder is None:  # after training: the chain's model exists now
                         encoder = load_encoder(chain.model, device=device)
                         key = model_section(encoder, chain.model)["key"]
-                    _run_measurement(job, encoder, key, index)
+                    if item.status == "reuse":
+                        index.take_over(job, key, encoder)
+                    else:
+                        _run_measurement(job, encoder, key, index)
                 if view:
                     view.update(overall, advance=item.estimate)
     say(f"study {study.name}: shard {shard[0]}/{shard[1]} finished in {format_seconds(time.perf_counter() - started)}")
     if report if report is not None else shard[1] == 1:
-        render_study_report(study, results)
+        render_study_report(study, results, checkpoints_dir)
     return planned
 
 
@@ -487,13 +541,16 @@ def _run_measurement(job, encoder, key: str, index: RecordIndex) -> None:
     index.add(job.run(encoder))
 
 
-def render_study_report(study: Study, results_dir: str) -> list[Path]:
+def render_study_report(study: Study, results_dir: str, checkpoints_dir: str | None = None) -> list[Path]:
     """The study's tables (with intervals and the comparisons against its reference) and plots."""
     from rsebench.encoder import load_encoder
     from rsebench.records import model_section
     from rsebench.report.render import render_report
 
-    # Off-the-shelf models carry no label in their records: the study names their rows.
-    labels = {model_section(encoder, arm.model)["key"]: arm.label
-              for arm in study.arms if arm.method is None for encoder in [load_encoder(arm.model, device="cpu")]}
+    # The study names its rows: off-the-shelf models carry no label in their records, and a checkpoint taken over
+    # from another study carries that study's label.
+    labels = {}
+    for chain in expand(study, results_dir, checkpoints_dir):
+        if chain.train is None or chain.train.checkpoint_complete():
+            labels[model_section(load_encoder(chain.model, device="cpu"), chain.model)["key"]] = chain.label
     return render_report(results_dir, formats=("latex", "markdown", "csv"), plots=True, reference=study.reference, labels=labels)

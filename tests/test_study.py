@@ -60,6 +60,8 @@ def test_shipped_specs_parse_and_expand():
     ({"attack": [{"recipes": ["pgd"], "colour": 1}]}, "unknown field"),
     ({"train": {"seeds": [-1]}}, "seeds"),
     ({"model": [{"label": "a", "model": "default"}, {"label": "a", "model": "default"}]}, "unique"),
+    ({"reuse": "main"}, "reuse must be a list"),
+    ({"reuse": ["tiny"]}, "cannot reuse itself"),
 ])
 def test_bad_specs_are_one_line_errors(change, message, tmp_path):
     raw = {**tiny_spec(tmp_path, tmp_path / "r", tmp_path / "c"), **change}
@@ -215,3 +217,35 @@ def _toml_value(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return json.dumps(value)
+
+
+def test_a_study_takes_over_another_studys_checkpoints_and_records(tiny_model, tmp_path, monkeypatch, one_thread):
+    from rsebench.jobs import AttackJob, EvalJob, TrainJob
+
+    first = tiny_spec(tiny_model, tmp_path / "first", tmp_path / "ckpt-first")
+    first["train"]["seeds"] = [0]
+    first_path = tmp_path / "first.toml"
+    first_path.write_text(_to_toml(first))
+    run_study(parse_study(first), report=False)
+
+    second = tiny_spec(tiny_model, tmp_path / "second", tmp_path / "ckpt-second")
+    second.update(name="second", reuse=[str(first_path)], reference="shared")
+    second["train"]["seeds"] = [0]
+    # the same trained setting under another label, and an arm of its own
+    second["model"] = [{"label": "shared", "method": "simcse"}, {"label": "own", "method": "simcse", "set": {"temperature": 0.1}}]
+    ran = []
+    for cls in (TrainJob, EvalJob, AttackJob):
+        original = cls.run
+        monkeypatch.setattr(cls, "run", lambda self, *a, _original=original, **k: (ran.append((type(self).__name__, self.out if
+                            isinstance(self, TrainJob) else self.model)), _original(self, *a, **k))[1])
+    study = parse_study(second)
+    assert [p.status for p in run_study(study, dry_run=True)][:4] == ["done", "reuse", "reuse", "reuse"]
+    run_study(study, report=True)
+    assert all("ckpt-second" in where for _, where in ran), "the shared arm is neither trained nor measured again"
+    assert {kind for kind, _ in ran} == {"TrainJob", "EvalJob", "AttackJob"}  # the own arm runs in full
+    theirs, ours = _records(tmp_path / "first"), _records(tmp_path / "second")
+    taken = {k: v for k, v in ours.items() if k in theirs}
+    assert len(taken) == 4 and all(theirs[k] == v for k, v in taken.items())  # eval + 3 attack records, the same measurements
+    assert not list((tmp_path / "ckpt-second").glob("shared-*"))
+    table = (tmp_path / "second" / "tables" / "robustness_mr_probe_n4.md").read_text()
+    assert "| shared |" in table and "| own |" in table and "tiny-simcse" not in table  # this study's labels name the rows

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     study = load_study(args.spec)
     shard = parse_study_shard(args.shard)
     if args.report_only:
-        written = render_study_report(study, args.results_dir or study.results_dir)
+        written = render_study_report(study, args.results_dir or study.results_dir, args.checkpoints_dir)
         say(f"study {study.name}: wrote {len(written)} report files")
         return 0
     run_study(study, shard, results_dir=args.results_dir, checkpoints_dir=args.checkpoints_dir, device=args.device,

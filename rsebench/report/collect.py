@@ -85,8 +85,8 @@ def _complete(record: dict) -> str | None:
 def collect(results_dir: str | Path, labels: dict[str, str] | None = None) -> Collection:
     """Every usable record under `results_dir`, plus one line per skipped file. UserError when none.
 
-    `labels` (model key -> label, e.g. a study's names for its off-the-shelf models) names the rows of
-    models whose records carry no label; trained models keep the label they were trained under."""
+    `labels` (model key -> label: a study's names for its models) names the rows of those models, in
+    place of the label a checkpoint was trained under (or the model's name for off-the-shelf models)."""
     loaded, problems = read_records(results_dir)
     usable, skipped, ignored = [], list(problems), {}
     newest: dict[str, dict] = {}
@@ -100,7 +100,7 @@ def collect(results_dir: str | Path, labels: dict[str, str] | None = None) -> Co
             ignored[record["kind"]] = ignored.get(record["kind"], 0) + 1
             continue
         model = record["model"]
-        if labels and not model.get("label") and model.get("key") in labels:
+        if labels and model.get("key") in labels:
             model["label"] = labels[model["key"]]
         problem = _complete(record)
         if problem:
