@@ -15,7 +15,7 @@ import argparse
 from rsebench.commands.common import positive_int
 from rsebench.errors import UserError
 
-COLUMNS = (("ε_sent/rms", "sentence_eps_rel", 2), ("l_clean", "l_clean", 4), ("l_adv", "l_adv", 4), ("l_rand", "l_rand", 4),
+COLUMNS = (("ε_sent/rms", "sentence_eps_rel", 2), ("ε_tok/‖e‖", "token_eps_rel", 2), ("l_clean", "l_clean", 4), ("l_adv", "l_adv", 4), ("l_rand", "l_rand", 4),
            ("adv/clean", "adv_over_clean", 1), ("adv/rand", "adv_over_rand", 2), ("∇adv/∇clean", "grad_ratio", 2))
 
 
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     batch_size = args.batch_size or int(base["batch_size"])
     batches = [encoder.tokenize([sentences[i] for i in batch_indices(len(sentences), batch_size, step, args.seed)],
                                 max_length=int(base["max_length"])) for step in range(args.batches)]
-    started = time.perf_counter()
+    started, where = time.perf_counter(), machine()  # the load before the work starts
 
     def show(row: dict) -> None:
         name = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["setting"].items()) or "spec"
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     report = {"model": encoder.name, "method": args.method, "overrides": overrides, "spec_hash": spec_hash(base),
               "grid": grid, "batches": args.batches, "batch_size": batch_size, "seed": args.seed,
               "data_hash": text_hash(sentences), "scale": embedding_scale(encoder), "rows": rows,
-              "seconds": round(time.perf_counter() - started, 1), "machine": {**machine(), "load_average_end": round(os.getloadavg()[0], 2)},
+              "seconds": round(time.perf_counter() - started, 1), "machine": {**where, "load_average_end": round(os.getloadavg()[0], 2)},
               "versions": environment()["packages"]}
     text = markdown(report)
     print(text, end="")

@@ -104,8 +104,9 @@ def adversarial_signal(encoder, method: str, runs: list[tuple[dict, dict]], batc
         per_batch = [measure_batch(objective, batch, seed + i) for i, batch in enumerate(batches)]
         mean = {k: statistics.fmean(b[k] for b in per_batch) for k in per_batch[0]}
         row = {"setting": setting, **mean,
-               "sentence_eps_rel": float(run_spec.get("sentence_eps", 0.0)) / scale["rms"],
-               "token_eps_rel": float(run_spec.get("token_eps", 0.0)) / scale["token_norm"],
+               # None where that level of the search is switched off
+               "sentence_eps_rel": float(run_spec["sentence_eps"]) / scale["rms"] if run_spec.get("sentence_perturbation") else None,
+               "token_eps_rel": float(run_spec["token_eps"]) / scale["token_norm"] if run_spec.get("token_perturbation") else None,
                "adv_over_clean": _ratio(mean["l_adv"], mean["l_clean"]),
                "adv_over_rand": _ratio(mean["l_adv"], mean["l_rand"]),
                "grad_ratio": _ratio(mean["grad_adv"], mean["grad_clean"]),
