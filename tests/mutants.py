@@ -46,6 +46,7 @@ SPEC_BOUNDS = f"{OBJ}::test_objective_perturbations_respect_spec_bounds"
 INFONCE = f"{OBJ}::test_info_nce_is_cross_entropy_of_cosine_over_temperature"
 EMB = "tests/test_embedding_attack.py"
 METRICS = "tests/test_attack_metrics.py"
+SIGNAL = "tests/test_signal.py"
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,17 @@ MUTATIONS = (
              '"accuracy_under_attack": f / total if total else None,',
              '"accuracy_under_attack": (f + k) / total if total else None,',
              (METRICS,), "skipped (already wrong) examples counted as robust"),
+    # -- the adversarial-positive diagnostic (rsebench signal) --------------------------------------------
+    Mutation("signal_control_not_rescaled", "rsebench/train/signal.py",
+             "    return noise * scale.view(-1, 1, 1)\n",
+             "    return noise\n",
+             (f"{SIGNAL}::test_random_control_has_the_perturbations_norm_and_spares_padding",),
+             "the random control keeps the noise's own norm instead of the perturbation's"),
+    Mutation("signal_adversarial_view_is_clean", "rsebench/train/signal.py",
+             "    h_adv = objective.head(objective.embed(batch, words + delta))\n",
+             "    h_adv = objective.head(objective.embed(batch, words))\n",
+             (f"{SIGNAL}::test_the_search_makes_a_harder_positive_than_noise_of_its_size",),
+             "the diagnostic scores an unperturbed view as the adversarial one"),
 )
 
 
