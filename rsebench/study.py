@@ -462,10 +462,32 @@ def print_plan(study: Study, planned: list[PlannedJob], shard: tuple[int, int]) 
         console.print(f"measured cost: {study.measured_cost}")
 
 
+def select(chains: list[Chain], only: list[str] | None = None, recipes: list[str] | None = None) -> list[Chain]:
+    """The chains `only` names (arm labels or chain names such as "RobustSentEmbed seed 1"), in the order
+    named, each keeping only the attacks of `recipes`; None keeps everything. UserError for a name or
+    recipe the study does not have."""
+    if only:
+        known = list(dict.fromkeys(n for c in chains for n in (c.label, c.name)))
+        unknown = [n for n in only if n not in known]
+        if unknown:
+            raise UserError(f"--only {', '.join(unknown)}: not in this study; choose from: {', '.join(known)}")
+        first = {c: min(i for i, n in enumerate(only) if n in (c.label, c.name)) for c in chains if c.label in only or c.name in only}
+        chains = sorted(first, key=first.get)  # stable: seeds of one arm keep their order
+    if recipes:
+        known = sorted({a.recipe for c in chains for a in c.attacks})
+        unknown = [r for r in recipes if r not in known]
+        if unknown:
+            raise UserError(f"--recipes {', '.join(unknown)}: not attacked in this study; choose from: {', '.join(known)}")
+        chains = [replace(c, attacks=[a for a in c.attacks if a.recipe in recipes]) for c in chains]
+    return chains
+
+
 def run_study(study: Study, shard: tuple[int, int] = (1, 1), results_dir: str | None = None, checkpoints_dir: str | None = None,
-              device: str | None = None, dry_run: bool = False, report: bool | None = None) -> list[PlannedJob]:
+              device: str | None = None, dry_run: bool = False, report: bool | None = None, only: list[str] | None = None,
+              recipes: list[str] | None = None) -> list[PlannedJob]:
     """Run this shard's unfinished jobs in dependency order (chain by chain); render the report when the
-    whole study ran in one process (or `report=True`). Returns the plan as it was before running."""
+    whole study ran in one process (or `report=True`). `only` / `recipes` restrict (and order) what runs
+    (see `select`). Returns the plan as it was before running."""
     from rsebench.encoder import load_encoder, resolve_device
     from rsebench.paths import check_writable_folder
     from rsebench.progress import say, shared_progress
@@ -474,7 +496,7 @@ def run_study(study: Study, shard: tuple[int, int] = (1, 1), results_dir: str | 
     results = results_dir or study.results_dir
     check_writable_folder(results, "--results-dir")
     resolve_device(device)
-    chains = expand(study, results, checkpoints_dir, device)
+    chains = select(expand(study, results, checkpoints_dir, device), only, recipes)
     for chain in chains:  # every job's cheap checks before any work starts
         for job in chain.jobs():
             if not isinstance(job, TrainJob):

@@ -249,3 +249,18 @@ def test_a_study_takes_over_another_studys_checkpoints_and_records(tiny_model, t
     assert not list((tmp_path / "ckpt-second").glob("shared-*"))
     table = (tmp_path / "second" / "tables" / "robustness_mr_probe_n4.md").read_text()
     assert "| shared |" in table and "| own |" in table and "tiny-simcse" not in table  # this study's labels name the rows
+
+
+def test_only_and_recipes_pick_and_order_what_runs():
+    from rsebench.study import select
+
+    chains = expand(load_study("main"))
+    picked = select(chains, ["RobustSentEmbed seed 2", "ESimCSE"], ["pgd"])
+    assert [c.name for c in picked] == ["RobustSentEmbed seed 2", "ESimCSE seed 0", "ESimCSE seed 1", "ESimCSE seed 2"]
+    assert all([a.recipe for a in c.attacks] == ["pgd"] for c in picked) and all(c.evals and c.train for c in picked)
+    assert {len(c.attacks) for c in chains} == {4}, "selecting never changes the study's own chains"
+    assert select(chains) == chains
+    with pytest.raises(UserError, match="--only RSE: not in this study"):
+        select(chains, ["RSE"])
+    with pytest.raises(UserError, match="--recipes bae: not attacked"):
+        select(chains, None, ["bae"])

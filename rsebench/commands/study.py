@@ -17,6 +17,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoints-dir", default=None,
                         help="folder for trained checkpoints (default: the spec's, else the rsebench cache: ~/.cache/rsebench/checkpoints/<study>)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("--only", default=None, metavar="NAME[,NAME...]",
+                        help="run only these models, in this order: arm labels or 'LABEL seed N' (e.g. --only "
+                             "'RobustSentEmbed seed 1,ESimCSE'); the rest stays as it is")
+    parser.add_argument("--recipes", default=None, metavar="R[,R...]", help="run only these attack recipes of the study (e.g. pgd,deepwordbug)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
         written = render_study_report(study, args.results_dir or study.results_dir, args.checkpoints_dir)
         say(f"study {study.name}: wrote {len(written)} report files")
         return 0
+    def names(text: str | None) -> list[str] | None:
+        return [n.strip() for n in text.split(",") if n.strip()] if text else None
+
     run_study(study, shard, results_dir=args.results_dir, checkpoints_dir=args.checkpoints_dir, device=args.device,
-              dry_run=args.dry_run)
+              dry_run=args.dry_run, only=names(args.only), recipes=names(args.recipes))
     return 0
