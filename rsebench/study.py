@@ -376,13 +376,14 @@ class RecordIndex:
         hashes = [identity_hash(kind, model_key, identity) for kind, identity in job.identities(encoder)]
         return all(h in self.hashes or h in self.elsewhere for h in hashes) and any(h not in self.hashes for h in hashes)
 
-    def take_over(self, job, model_key: str, encoder) -> None:
-        """Copy the reused records of `job` into this results folder (same relative path: same identity, same file)."""
+    def take_over(self, identities: list[tuple[str, dict]], model_key: str) -> None:
+        """Copy the reused records of these (kind, identity) pairs into this results folder (same relative path:
+        same identity, same file); pairs found neither here nor there are left alone."""
         from rsebench.records import write_text_atomic
 
-        for kind, identity in job.identities(encoder):
+        for kind, identity in identities:
             digest = identity_hash(kind, model_key, identity)
-            if digest in self.hashes:
+            if digest in self.hashes or digest not in self.elsewhere:
                 continue
             folder, path = self.elsewhere[digest]
             relative = path.relative_to(folder) if path.is_absolute() else path  # records know their path inside the folder
@@ -527,8 +528,9 @@ def run_study(study: Study, shard: tuple[int, int] = (1, 1), results_dir: str | 
                     if encoder is None:  # after training: the chain's model exists now
                         encoder = load_encoder(chain.model, device=device)
                         key = model_section(encoder, chain.model)["key"]
+                        index.take_over([("train", {})], key)  # a checkpoint taken over brings its training record
                     if item.status == "reuse":
-                        index.take_over(job, key, encoder)
+                        index.take_over(job.identities(encoder), key)
                     else:
                         _run_measurement(job, encoder, key, index)
                 if view:

@@ -245,7 +245,8 @@ def test_a_study_takes_over_another_studys_checkpoints_and_records(tiny_model, t
     assert {kind for kind, _ in ran} == {"TrainJob", "EvalJob", "AttackJob"}  # the own arm runs in full
     theirs, ours = _records(tmp_path / "first"), _records(tmp_path / "second")
     taken = {k: v for k, v in ours.items() if k in theirs}
-    assert len(taken) == 4 and all(theirs[k] == v for k, v in taken.items())  # eval + 3 attack records, the same measurements
+    # the training record, eval and 3 attack records: the same measurements
+    assert len(taken) == 5 and all(theirs[k] == v for k, v in taken.items())
     assert not list((tmp_path / "ckpt-second").glob("shared-*"))
     table = (tmp_path / "second" / "tables" / "robustness_mr_probe_n4.md").read_text()
     assert "| shared |" in table and "| own |" in table and "tiny-simcse" not in table  # this study's labels name the rows
