@@ -123,6 +123,8 @@ CASES = [
     ("signal-grid-no-values", ["signal", "--model", "{ws}/tiny", "--grid", "sentence_eps"], "FIELD=V1,V2"),
     ("signal-grid-unknown-field", ["signal", "--model", "{ws}/tiny", "--grid", "sentense_eps=0.1"], "unknown spec field 'sentense_eps'"),
     ("signal-grid-bad-value", ["signal", "--model", "{ws}/tiny", "--grid", "sentence_eps=0.1,big"], "needs a float"),
+    ("signal-grid-empty-values", ["signal", "--model", "{ws}/tiny", "--grid", "sentence_eps=,"], "names no values"),
+    ("signal-seed-negative", ["signal", "--model", "{ws}/tiny", "--seed", "-5"], "--seed"),
     ("signal-grid-twice", ["signal", "--model", "{ws}/tiny", "--grid", "pooler=mean", "--grid", "pooler=cls"], "twice"),
     ("signal-method-simcse", ["signal", "--model", "{ws}/tiny", "--method", "simcse"], "no adversarial view"),
     ("signal-out-under-file", ["signal", "--model", "{ws}/tiny", "--out", "{ws}/afile/signal"], "afile is a file"),

@@ -44,6 +44,8 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
         if field in grid:
             raise UserError(f"--grid names '{field}' twice; give all its values in one --grid")
         grid[field] = [v.strip() for v in values.split(",") if v.strip()]
+        if not grid[field]:
+            raise UserError(f"--grid {field} names no values; give FIELD=V1,V2,...")
     return grid
 
 
@@ -85,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
         from rsebench.paths import check_writable_folder
 
         check_writable_folder(Path(args.out), "--out")
+    from rsebench.seeding import check_seed
+
+    check_seed(args.seed, "--seed")
     overrides = parse_set_items(args.overrides)
     base = load_spec(args.method, overrides)
     if base["method"] != "robustsentembed":
