@@ -19,6 +19,10 @@ Conventions (all intervals are two-sided, 95% unless told otherwise, as fraction
   seeds, exact binomial) and the mean ASR difference with a bootstrap that resamples example ids
   jointly for every seed (`pooled_paired_bootstrap_difference`). Both treat the trained models as
   fixed; the seed-to-seed spread is the t-interval over seeds.
+- Two models scored on the same STS pairs (optionally over several seed pairs): the mean difference
+  of Spearman's rho with a bootstrap that resamples the sentence pairs jointly for every model
+  (`paired_spearman_difference`), and, over seed pairs, the paired t-interval / t-test of the
+  per-seed differences (`paired_t_difference`), which includes the training randomness.
 - Several comparisons in one table: Holm–Bonferroni step-down adjusted p-values (`holm`).
 - Several seeds: mean, sample standard deviation and a Student-t interval (`seed_summary`).
 """
@@ -81,7 +85,7 @@ def bootstrap_intervals(statistic: Callable, samples: Sequence[Sequence[float]],
                                  confidence_level=confidence, method=method, rng=np.random.default_rng(seed))
     if method == "percentile":  # scipy's percentile interval is the linear quantile of the distribution; skip NaNs
         distribution = np.atleast_2d(result.bootstrap_distribution)
-        return [_nan_percentile_interval(row, confidence) for row in distribution]
+        return [nan_percentile_interval(row, confidence) for row in distribution]
     lows, highs = np.atleast_1d(result.confidence_interval.low), np.atleast_1d(result.confidence_interval.high)
     return [(float(lo), float(hi)) if np.isfinite([lo, hi]).all() else None for lo, hi in zip(lows, highs)]
 
@@ -93,7 +97,7 @@ def bootstrap_interval(statistic: Callable, samples: Sequence[Sequence[float]], 
     return bootstrap_intervals(statistic, samples, n_resamples, confidence, seed, method, batch)[0]
 
 
-def _nan_percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float] | None:
+def nan_percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float] | None:
     """Percentile interval over the defined resamples (what scipy's percentile method computes, minus NaNs)."""
     if np.isnan(values).all():
         return None
@@ -273,7 +277,7 @@ def paired_bootstrap_difference(outcomes_a: Sequence[str], outcomes_b: Sequence[
                                  confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
     values = result.bootstrap_distribution
     undefined = int(np.isnan(values).sum())
-    return PairedDifference(asr_a, asr_b, difference, _nan_percentile_interval(values, confidence), len(a), undefined)
+    return PairedDifference(asr_a, asr_b, difference, nan_percentile_interval(values, confidence), len(a), undefined)
 
 
 def pooled_mcnemar(results: Sequence[McNemarResult]) -> McNemarResult:
@@ -310,8 +314,68 @@ def pooled_paired_bootstrap_difference(pairs: Sequence[tuple[Sequence[str], Sequ
     with np.errstate(invalid="ignore", divide="ignore"):  # 0/0: an undefined ASR in a resample, counted below
         per_stratum_asr = [(x == "successful")[:, draws].sum(-1) / np.isin(x, ("successful", "failed"))[:, draws].sum(-1) for x in (a, b)]
     values = (per_stratum_asr[0] - per_stratum_asr[1]).mean(axis=0)
-    return PairedDifference(asr_a, asr_b, asr_a - asr_b, _nan_percentile_interval(values, confidence), a.shape[1],
+    return PairedDifference(asr_a, asr_b, asr_a - asr_b, nan_percentile_interval(values, confidence), a.shape[1],
                             int(np.isnan(values).sum()))
+
+
+@dataclass(frozen=True)
+class CorrelationDifference:
+    """Mean over strata of Spearman(A) − Spearman(B) on the same scored pairs, with its bootstrap."""
+
+    spearman_a: float
+    spearman_b: float
+    difference: float
+    interval: tuple[float, float] | None
+    pvalue: float | None
+    n: int
+    distribution: np.ndarray  # the resampled differences (for averaging tasks); not compared
+
+
+def bootstrap_pvalue(distribution: np.ndarray) -> float | None:
+    """Two-sided percentile-bootstrap p-value of "the difference is 0": twice the smaller share of
+    resampled differences on either side of 0, with the +1 correction (never 0)."""
+    values = distribution[~np.isnan(distribution)]
+    if values.size == 0:
+        return None
+    below, above = int((values <= 0).sum()), int((values >= 0).sum())
+    return min(1.0, 2 * (min(below, above) + 1) / (values.size + 1))
+
+
+def paired_spearman_difference(strata: Sequence[tuple[Sequence[float], Sequence[float]]], gold: Sequence[float],
+                               n_resamples: int = BOOTSTRAP_RESAMPLES, confidence: float = CONFIDENCE,
+                               seed: int | Sequence[int] = BOOTSTRAP_SEED) -> CorrelationDifference:
+    """Mean over strata (seed pairs) of rho(A_s, gold) − rho(B_s, gold), every prediction aligned on the
+    SAME sentence pairs. The bootstrap draws pair indices once per resample and applies the draw to
+    every model of every stratum (the sentence pairs are the shared source of sampling noise; the
+    trained models are held fixed), percentile interval and p-value (`bootstrap_pvalue`), seeded."""
+    gold = np.asarray(gold, dtype=np.float64)
+    n = gold.size
+    if not strata or any(len(x) != n for pair in strata for x in pair):
+        raise ValueError(f"paired predictions must be non-empty and align with the {n} gold scores")
+    models = [(ResampledCorrelations(a, gold), ResampledCorrelations(b, gold)) for a, b in strata]
+    spearman_a = float(np.mean([spearman_statistic(np.asarray(a, dtype=np.float64), gold) for a, _ in strata]))
+    spearman_b = float(np.mean([spearman_statistic(np.asarray(b, dtype=np.float64), gold) for _, b in strata]))
+    draws = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+    distribution = np.empty(n_resamples)
+    for start in range(0, n_resamples, 100):  # batches bound the (resamples x pairs) weight matrices
+        chunk = draws[start:start + 100]
+        distribution[start:start + 100] = np.mean([a(chunk)[0] - b(chunk)[0] for a, b in models], axis=0)
+    interval = nan_percentile_interval(distribution, confidence) if n >= 3 else None
+    return CorrelationDifference(spearman_a, spearman_b, spearman_a - spearman_b, interval,
+                                 bootstrap_pvalue(distribution) if n >= 3 else None, n, distribution)
+
+
+def paired_t_difference(differences: Sequence[float], confidence: float = CONFIDENCE) -> tuple[tuple[float, float] | None, float | None]:
+    """(t-interval of the mean, two-sided paired t-test p) over per-seed-pair differences; (None, None)
+    for fewer than two pairs. Identical differences (no spread, up to rounding) give a zero-width
+    interval and no p-value: the t statistic is undefined."""
+    data = np.asarray(differences, dtype=np.float64)
+    if data.size < 2:
+        return None, None
+    interval = seed_summary(data, confidence).interval
+    if float(data.std(ddof=1)) <= 1e-12 * max(1.0, float(np.abs(data).max())):
+        return interval, None
+    return interval, float(stats.ttest_1samp(data, 0.0).pvalue)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ INFONCE = f"{OBJ}::test_info_nce_is_cross_entropy_of_cosine_over_temperature"
 EMB = "tests/test_embedding_attack.py"
 METRICS = "tests/test_attack_metrics.py"
 SIGNAL = "tests/test_signal.py"
+QUALITY = "tests/test_quality_comparisons.py"
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,17 @@ MUTATIONS = (
              "    h_adv = objective.head(objective.embed(batch, words))\n",
              (f"{SIGNAL}::test_the_search_makes_a_harder_positive_than_noise_of_its_size",),
              "the diagnostic scores an unperturbed view as the adversarial one"),
+    # -- paired quality comparisons (STS) -------------------------------------------------------------------
+    Mutation("sts_difference_unpaired", "rsebench/stats.py",
+             "np.mean([a(chunk)[0] - b(chunk)[0] for a, b in models], axis=0)",
+             "np.mean([a(chunk)[0] - b(chunk[::-1])[0] for a, b in models], axis=0)",
+             (f"{QUALITY}::test_paired_spearman_difference_resamples_the_pairs_jointly",),
+             "the two models' correlations are resampled on different draws of the sentence pairs"),
+    Mutation("sts_seed_t_one_sided", "rsebench/stats.py",
+             "    return interval, float(stats.ttest_1samp(data, 0.0).pvalue)",
+             "    return interval, float(stats.ttest_1samp(data, 0.0, alternative='greater').pvalue)",
+             (f"{QUALITY}::test_paired_t_difference_by_hand",),
+             "the seed-level paired t-test is one-sided"),
 )
 
 

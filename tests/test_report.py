@@ -164,7 +164,7 @@ def test_cli_stdout_and_single_file(tmp_path, capsys):
     assert "### STS" in capsys.readouterr().out
     assert main(["report", "--results-dir", str(FIXTURES), "--format", "latex", "--out", str(tmp_path / "all.tex"),
                  "--reported", "none"]) == 0
-    assert (tmp_path / "all.tex").read_text().count(r"\begin{tabular}") == 7  # 5 tables + leaderboard + comparisons
+    assert (tmp_path / "all.tex").read_text().count(r"\begin{tabular}") == 8  # 5 tables + leaderboard + 2 comparisons
     assert main(["report", "--results-dir", str(FIXTURES), "--out", "-"]) == 2
     assert "one format" in capsys.readouterr().err
 

@@ -8,10 +8,16 @@ Records carry 95% intervals of both correlations (`metrics.spearman_cosine_ci95`
 `metrics.pearson_cosine_ci95`): a seeded percentile bootstrap over the sentence pairs (for STS12–16
 over the pooled pairs of the year, matching the pooled correlation); the resample count, method
 and seed are in the record's `settings.bootstrap`.
+
+Records also keep every pair's cosine similarity (`details.pair_cosines`, in the dataset's order,
+rounded to 1e-6) and a fingerprint of the scored pairs (`details.pairs_sha256`), so two models scored
+on the same pairs can be compared paired (rsebench.report.quality_comparisons).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -35,6 +41,16 @@ class STSResult:
     # the scored pairs, for the bootstrap intervals of the record (not compared, not printed)
     predicted: np.ndarray | None = field(default=None, repr=False, compare=False)
     gold: np.ndarray | None = field(default=None, repr=False, compare=False)
+    pairs_sha256: str = ""  # fingerprint of the scored pairs (sentences and gold scores)
+
+
+COSINE_DECIMALS = 6  # stored per-pair cosines: float32 encoders carry about 7 significant digits
+
+
+def pairs_fingerprint(data: SentencePairScores) -> str:
+    """sha256 (16 hex digits) of the scored pairs in order: the same fingerprint means the same pairs."""
+    payload = json.dumps([data.sentences1, data.sentences2, [float(x) for x in data.scores]], ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -67,7 +83,7 @@ def score_pairs(encoder, data: SentencePairScores, batch_size: int = 64) -> STSR
             s, p = correlations(predicted[mask], gold[mask])
             per_subset[subset] = {"spearman_cosine": _defined(s), "pearson_cosine": _defined(p), "n": int(mask.sum())}
     return STSResult(data.name, data.split, data.variant, len(data), spearman, pearson, per_subset, time.perf_counter() - start,
-                     predicted=predicted, gold=gold)
+                     predicted=predicted, gold=gold, pairs_sha256=pairs_fingerprint(data))
 
 
 def evaluate_sts(encoder, tasks: list[str] | tuple[str, ...] = STS_TASKS, variant: str = "original", split: str | None = None,
@@ -87,6 +103,13 @@ def record_intervals(result: STSResult, resamples: int = BOOTSTRAP_RESAMPLES, se
         return {"spearman_cosine_ci95": None, "pearson_cosine_ci95": None}
     spearman, pearson = correlation_intervals(result.predicted, result.gold, resamples, seed=seed)
     return {"spearman_cosine_ci95": as_list(spearman), "pearson_cosine_ci95": as_list(pearson)}
+
+
+def pair_details(result: STSResult) -> dict:
+    """Per-pair cosines (dataset order) and the pairs' fingerprint, for paired comparisons; {} without them."""
+    if result.predicted is None or not result.pairs_sha256:
+        return {}
+    return {"pair_cosines": [round(float(x), COSINE_DECIMALS) for x in result.predicted], "pairs_sha256": result.pairs_sha256}
 
 
 def sts_identity(task: str, split: str, variant: str = "original", similarity: str = "cosine") -> dict:
@@ -109,5 +132,5 @@ def sts_record(result: STSResult, model: dict, settings: dict):
         settings={**settings, "bootstrap": bootstrap},
         timings={"seconds": result.seconds},
         identity=sts_identity(result.task, result.split, result.variant, settings.get("similarity", "cosine")),
-        details={"per_subset": result.per_subset, "aggregation": "all pairs pooled"},
+        details={"per_subset": result.per_subset, "aggregation": "all pairs pooled", **pair_details(result)},
     )

@@ -150,7 +150,7 @@ def _seed_text(record: dict) -> str:
     return f"train {train}, eval {record.get('seed')}" if train is not None else f"eval {record.get('seed')}"
 
 
-def _pairs(model_records: dict[tuple, dict], reference_records: dict[tuple, dict]) -> list[tuple[dict, dict]]:
+def seed_pairs(model_records: dict[tuple, dict], reference_records: dict[tuple, dict]) -> list[tuple[dict, dict]]:
     """Model record -> reference record of the same (train, eval) seeds, or the reference's only record."""
     if len(reference_records) == 1:
         only = next(iter(reference_records.values()))
@@ -169,7 +169,7 @@ def _compare_block(table: Table, block: Block, reference: Row) -> tuple[list[Com
     for row in block.rows:
         if row.reported is not None or row.method == reference.method or row.method not in block.records:
             continue
-        pairs = _pairs(block.records[row.method], reference_records)
+        pairs = seed_pairs(block.records[row.method], reference_records)
         unmatched += len(block.records[row.method]) - len(pairs)
         tested = []
         for model_record, reference_record in pairs:

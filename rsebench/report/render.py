@@ -2,7 +2,9 @@
 
 Besides the STS, transfer and robustness tables it writes `comparisons.*` (paired tests of each
 model against the reference model, see `comparisons`) whenever a robustness table has two or more
-models, and `leaderboard.*` (see `leaderboard`) for each such table.
+models, `quality_comparisons.*` (paired STS / transfer differences to the reference model, see
+`quality_comparisons`) whenever an STS or transfer table has two or more models, and
+`leaderboard.*` (see `leaderboard`) for each robustness table with two or more models.
 
 Output goes to `<results-dir>/tables/<table>.<ext>` (one file per table and format) and
 `<results-dir>/plots/`; `out="-"` prints to stdout instead, and an `out` ending in the format's
@@ -22,6 +24,8 @@ from rsebench.report.collect import collect
 from rsebench.report.comparisons import RENDERERS as COMPARISON_RENDERERS
 from rsebench.report.comparisons import Comparisons, compare_with_reference
 from rsebench.report.leaderboard import leaderboard_tables
+from rsebench.report.quality_comparisons import RENDERERS as QUALITY_RENDERERS
+from rsebench.report.quality_comparisons import QualityComparisons, compare_quality
 from rsebench.report.reported import default_path, load_reported, with_reported
 from rsebench.report.tables import Table, build_tables
 from rsebench.records import write_text_atomic
@@ -29,19 +33,25 @@ from rsebench.records import write_text_atomic
 FORMATS = {"latex": (".tex", render_latex), "markdown": (".md", render_markdown), "csv": (".csv", render_csv)}
 
 
-def render_texts(tables: list[Table], fmt: str, comparisons: Comparisons | None = None) -> dict[str, str]:
-    """File name -> content, one file per table (plus comparisons.<ext> when there are comparisons)."""
+def render_texts(tables: list[Table], fmt: str, comparisons: Comparisons | None = None,
+                 quality: QualityComparisons | None = None) -> dict[str, str]:
+    """File name -> content, one file per table (plus comparisons.<ext> / quality_comparisons.<ext> when
+    there are such comparisons)."""
     extension, module = FORMATS[fmt]
     texts = {f"{table.name}{extension}": module.render(table) for table in tables}
     if comparisons is not None and not comparisons.empty:
         texts[f"comparisons{extension}"] = COMPARISON_RENDERERS[fmt](comparisons)
+    if quality is not None and not quality.empty:
+        texts[f"quality_comparisons{extension}"] = QUALITY_RENDERERS[fmt](quality)
     return texts
 
 
-def _render_all(tables: list[Table], fmt: str, comparisons: Comparisons | None) -> str:
+def _render_all(tables: list[Table], fmt: str, comparisons: Comparisons | None, quality: QualityComparisons | None) -> str:
     text = FORMATS[fmt][1].render_all(tables)
     if comparisons is not None and not comparisons.empty:
         text += "\n" + COMPARISON_RENDERERS[fmt](comparisons)
+    if quality is not None and not quality.empty:
+        text += "\n" + QUALITY_RENDERERS[fmt](quality)
     return text
 
 
@@ -79,19 +89,20 @@ def render_report(results_dir: str | Path = "results", formats=("latex", "markdo
     entries = load_reported(default_path() if reported == "default" else reported)
     tables = with_reported(build_tables(collection), entries)
     comparisons = compare_with_reference(tables, reference)
+    quality = compare_quality(tables, reference)
     tables += leaderboard_tables(tables)
     for note in dict.fromkeys(n for t in tables for n in t.notes if "rendered apart" in n or "duplicate" in n):
         echo(f"note: {note}")
-    texts = {fmt: render_texts(tables, fmt, comparisons) for fmt in formats}
+    texts = {fmt: render_texts(tables, fmt, comparisons, quality) for fmt in formats}
     written: list[Path] = []
     if out is not None and str(out) == "-":
         if len(formats) != 1:
             raise UserError("--out - prints one format; choose it with --format latex, markdown or csv")
-        sys.stdout.write(_render_all(tables, formats[0], comparisons))
+        sys.stdout.write(_render_all(tables, formats[0], comparisons, quality))
         sys.stdout.flush()
     elif out is not None and len(formats) == 1 and Path(out).suffix == FORMATS[formats[0]][0]:
         _check_folder(Path(out).parent)
-        _write_text(Path(out), _render_all(tables, formats[0], comparisons))
+        _write_text(Path(out), _render_all(tables, formats[0], comparisons, quality))
         written.append(Path(out))
     else:
         folder = Path(out) if out is not None else Path(results_dir) / "tables"

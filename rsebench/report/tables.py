@@ -114,6 +114,8 @@ class Block:
     rows: list[Row]
     attack: dict = field(default_factory=dict)  # robustness blocks: recipe, norm, eps
     records: dict[str, dict[tuple, dict]] = field(default_factory=dict)  # robustness blocks: method key -> seed -> record
+    # STS / transfer blocks: method key -> seed -> task -> record (the quality comparisons read them)
+    task_records: dict[str, dict[tuple, dict[str, dict]]] = field(default_factory=dict)
 
     def best(self, column: Column) -> set[int]:
         """Indexes of the reproduced rows whose *displayed* value is best (ties all win); none if < 2 compete."""
@@ -238,7 +240,11 @@ def _task_grid_tables(records: list[dict], kind: str, label: str, title: str, ta
             notes.append(f"{label} values without an interval come from records written before rsebench stored intervals "
                          f"({'their sentence pairs were not kept, so no bootstrap' if kind == 'sts' else 'no counts to recompute one'}); "
                          "re-run 'rsebench eval' to get them")
-        tables.append(Table(name, kind, title, settings[name], columns + [average], [Block(None, rows)], split_notes + notes, len(known)))
+        task_records: dict[str, dict[tuple, dict[str, dict]]] = {}
+        for record in sorted(known, key=lambda r: r["_path"]):  # the first file wins, as in `_members`
+            task_records.setdefault(method_of(record).key, {}).setdefault(seed_of(record), {}).setdefault(record["task"]["name"], record)
+        block = Block(None, rows, task_records=task_records)
+        tables.append(Table(name, kind, title, settings[name], columns + [average], [block], split_notes + notes, len(known)))
     return tables
 
 
