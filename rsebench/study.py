@@ -54,6 +54,7 @@ class Arm:
     method: str | None  # None: an existing model, evaluated as it is
     model: str  # the backbone to train from, or the existing model's location
     overrides: dict[str, str] = field(default_factory=dict)
+    max_steps: int | None = None  # this arm's training length, when it differs from [train] max_steps (e.g. compute-matched)
 
 
 @dataclass
@@ -140,11 +141,14 @@ def parse_study(raw: dict, path: Path | None = None) -> Study:
         _expect(method is None or method in method_names(), path, f"model '{entry['label']}': unknown method '{method}'; "
                 f"choose one of {', '.join(method_names())}")
         _expect(method is not None or "model" in entry, path, f"model '{entry['label']}' needs a method (to train) or a model (to evaluate)")
-        extra = sorted(set(entry) - {"label", "method", "model", "set"})
+        extra = sorted(set(entry) - {"label", "method", "model", "set", "max_steps"})
         _expect(not extra, path, f"model '{entry['label']}': unknown field(s) {', '.join(extra)}")
+        steps = entry.get("max_steps")
+        _expect(steps is None or (method is not None and isinstance(steps, int) and not isinstance(steps, bool) and steps > 0), path,
+                f"model '{entry['label']}': max_steps must be a positive integer, on a model with a method to train")
         overrides = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in entry.get("set", {}).items()}
         arms.append(Arm(label=str(entry["label"]), method=method, model=str(entry.get("model", train.get("model", "default"))),
-                        overrides=overrides))
+                        overrides=overrides, max_steps=steps))
     _expect(bool(arms), path, "no [[model]] entries: name at least one model to train or evaluate")
     labels = [arm.label for arm in arms]
     _expect(len(set(labels)) == len(labels), path, f"model labels must be unique, got {labels}")
@@ -223,11 +227,13 @@ def expand(study: Study, results_dir: str | None = None, checkpoints_dir: str | 
             if arm.method:
                 overrides = {**train_set, **arm.overrides, "seed": str(seed)}
                 # The folder names the arm's whole setting: a changed spec trains anew instead of clashing.
-                setting = spec_hash({"method": arm.method, "model": arm.model, "overrides": overrides,
-                                     **{k: study.train.get(k) for k in ("max_steps", "max_sentences", "data")}})
+                shared = {k: study.train.get(k) for k in ("max_steps", "max_sentences", "data")}
+                if arm.max_steps is not None:
+                    shared["max_steps"] = arm.max_steps
+                setting = spec_hash({"method": arm.method, "model": arm.model, "overrides": overrides, **shared})
                 location = str(checkpoints / f"{_slug(arm.label)}-{setting[:8]}")
                 train = TrainJob(method=arm.method, out=location, model=arm.model, data=study.train.get("data"),
-                                 max_sentences=study.train.get("max_sentences"), max_steps=study.train.get("max_steps"),
+                                 max_sentences=study.train.get("max_sentences"), max_steps=shared["max_steps"],
                                  overrides=[f"{k}={v}" for k, v in overrides.items()], label=arm.label,
                                  cpu=device == "cpu", results_dir=results)
                 if reused_checkpoints and not train.checkpoint_complete():

@@ -62,11 +62,26 @@ def test_shipped_specs_parse_and_expand():
     ({"model": [{"label": "a", "model": "default"}, {"label": "a", "model": "default"}]}, "unique"),
     ({"reuse": "main"}, "reuse must be a list"),
     ({"reuse": ["tiny"]}, "cannot reuse itself"),
+    ({"model": [{"label": "x", "method": "simcse", "max_steps": 0}]}, "max_steps must be a positive integer"),
+    ({"model": [{"label": "x", "model": "default", "max_steps": 5}]}, "max_steps must be a positive integer"),
 ])
 def test_bad_specs_are_one_line_errors(change, message, tmp_path):
     raw = {**tiny_spec(tmp_path, tmp_path / "r", tmp_path / "c"), **change}
     with pytest.raises(UserError, match=message):
         parse_study(raw)
+
+
+def test_an_arm_can_train_for_its_own_number_of_steps(tmp_path):
+    raw = tiny_spec(tmp_path, tmp_path / "r", tmp_path / "c")
+    plain = [c for c in expand(parse_study(raw)) if c.train]
+    raw["model"].append({"label": "tiny-simcse long", "method": "simcse", "max_steps": 7})
+    chains = [c for c in expand(parse_study(raw)) if c.train]
+    steps = {c.train.label: c.train.max_steps for c in chains}
+    assert steps == {"tiny-simcse": 2, "tiny-simcse long": 7}
+    # the other arms keep their checkpoint folders (their setting did not change)
+    assert [c.model for c in chains if c.train.label == "tiny-simcse"] == [c.model for c in plain]
+    compute_matched = [c for c in expand(load_study("ablation")) if c.train and c.train.method == "simcse" and c.train.max_steps == 330]
+    assert compute_matched, "the ablation study's compute-matched SimCSE arm trains for 330 steps"
 
 
 def test_unknown_study_name_is_one_line(capsys):
