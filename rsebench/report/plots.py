@@ -3,7 +3,8 @@
 - `asr_vs_eps_<dataset>_<victim>`: attack success rate against the budget ε of the embedding-space
   attacks (FGSM, PGD), one line per method, one panel per attack and norm.
 - `sts_vs_asr_<dataset>_<victim>`: clean STS quality (average Spearman) against attack success
-  rate, one point per (method, attack): the robustness/quality trade-off at a glance.
+  rate, one panel per attack, one point per model, with dashed lines through the SimCSE baseline:
+  the robustness/quality trade-off at a glance (better on both axes = lower right of them).
 - `leaderboard[_<dataset>_<victim>]`: each model's attack success rate per attack, models in
   leaderboard order.
 
@@ -128,8 +129,18 @@ def sts_scores(sts: Table | None) -> tuple[dict[str, tuple[float, float, float]]
     return scores, f"STS Spearman (×100, mean of {', '.join(tasks)}) ↑"
 
 
+MARKERS = "osD^vP*Xph<>d8H"  # 15 distinct shapes; beyond them the shapes repeat hollow
+
+
+def _marker_style(index: int) -> dict:
+    marker = MARKERS[index % len(MARKERS)]
+    return {"marker": marker, "hollow": (index // len(MARKERS)) % 2 == 1}
+
+
 def plot_sts_vs_asr(table: Table, sts: Table | None, out_dir: Path) -> list[Path]:
-    """One point per model and attack: STS (x) against attack success (y), each with its 95% interval."""
+    """One panel per attack, one point per model: STS (x) against attack success (y), each with its 95%
+    interval. Dashed lines through each SimCSE point split a panel into quadrants: a model better on
+    both axes than that baseline lies to its lower right."""
     scores, xlabel = sts_scores(sts)
     points = []
     for block in table.blocks:
@@ -137,42 +148,52 @@ def plot_sts_vs_asr(table: Table, sts: Table | None, out_dir: Path) -> list[Path
             if row.reported is None and row.method in scores and "attack_success_rate" in row.cells:
                 cell = row.cells["attack_success_rate"]
                 points.append((block.attack.get("attack", block.title), attack_label(block.attack), row.label, scores[row.method],
-                               cell.mean, *_error(cell)))
+                               cell.mean, *_error(cell), row.method))
     if not points:
         return []
     plt = _pyplot()
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(5.6, 3.4), layout="constrained")
         attacks = list(dict.fromkeys((p[0], p[1]) for p in points))  # table order
         methods = sorted({p[2] for p in points})
-        markers = "osD^vP*X"
-        colors = plt.get_cmap("tab10").colors
-        for a_index, (attack, _) in enumerate(attacks):
+        baselines = {p[2] for p in points if p[7].partition("@")[0] == "simcse"}
+        columns = min(3, len(attacks))
+        rows = -(-len(attacks) // columns)
+        fig, axes = plt.subplots(rows, columns, figsize=(3.0 * columns + 0.4, 2.7 * rows + 0.5), layout="constrained",
+                                 squeeze=False, sharex=True)
+        colors = plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors  # 18 colours that read on white
+        for a_index, (attack, label) in enumerate(attacks):
+            ax = axes[a_index // columns][a_index % columns]
             for m_index, method in enumerate(methods):
                 chosen = [p for p in points if p[0] == attack and p[2] == method]
                 if not chosen:
                     continue
+                color, style = colors[m_index % len(colors)], _marker_style(m_index)
                 x = [100 * p[3][0] for p in chosen]
                 y = [100 * p[4] for p in chosen]
                 ax.errorbar(x, y, xerr=[[100 * p[3][1] for p in chosen], [100 * p[3][2] for p in chosen]],
-                            yerr=[[100 * p[5] for p in chosen], [100 * p[6] for p in chosen]], linestyle="", color=colors[a_index % 10],
+                            yerr=[[100 * p[5] for p in chosen], [100 * p[6] for p in chosen]], linestyle="", color=color,
                             elinewidth=0.8, capsize=2, alpha=0.6)
-                ax.scatter(x, y, color=colors[a_index % 10], marker=markers[m_index % len(markers)], s=40, edgecolor="black",
-                           linewidth=0.4, zorder=3)
-        # Two legends: colour = attack, marker = method.
+                ax.scatter(x, y, marker=style["marker"], s=36, zorder=3, linewidth=0.8 if style["hollow"] else 0.4,
+                           facecolor="none" if style["hollow"] else color, edgecolor=color if style["hollow"] else "black")
+                if method in baselines:
+                    ax.axhline(y[0], color=color, linestyle="--", linewidth=0.7, alpha=0.7)
+                    ax.axvline(x[0], color=color, linestyle="--", linewidth=0.7, alpha=0.7)
+            ax.set_title(label, fontsize=8)
+        for extra in range(len(attacks), rows * columns):
+            axes[extra // columns][extra % columns].set_visible(False)
         from matplotlib.lines import Line2D
 
-        attack_handles = [Line2D([], [], linestyle="", marker="o", color=colors[i % 10], label=label) for i, (_, label) in enumerate(attacks)]
-        method_handles = [Line2D([], [], linestyle="", marker=markers[i % len(markers)], color="grey", label=method)
-                          for i, method in enumerate(methods)]
-        first = ax.legend(handles=attack_handles, title="attack", frameon=False, fontsize=7, title_fontsize=7,
-                          loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        ax.add_artist(first)
-        ax.legend(handles=method_handles, title="method", frameon=False, fontsize=7, title_fontsize=7,
-                  loc="lower left", bbox_to_anchor=(1.0, 0.0))
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("attack success rate (%) ↓")
-        ax.set_title(f"{table.setting['dataset']}, {table.setting['victim']} victim: quality vs. robustness", fontsize=9)
+        handles = []
+        for i, method in enumerate(methods):
+            color, style = colors[i % len(colors)], _marker_style(i)
+            handles.append(Line2D([], [], linestyle="", marker=style["marker"], markersize=6, color=color,
+                                  markerfacecolor="none" if style["hollow"] else color,
+                                  label=method + (" (dashed lines)" if method in baselines else "")))
+        fig.legend(handles=handles, title="model", frameon=False, fontsize=7, title_fontsize=7, loc="outside right upper")
+        fig.supxlabel(xlabel, fontsize=8)
+        fig.supylabel("attack success rate (%) ↓", fontsize=8)
+        fig.suptitle(f"{table.setting['dataset']}, {table.setting['victim']} victim: quality vs. robustness "
+                     "(better: lower right)", fontsize=9)
         paths = _save(fig, out_dir / f"sts_vs_asr_{_suffix(table)}")
         plt.close(fig)
     return paths
