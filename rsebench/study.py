@@ -583,4 +583,21 @@ def render_study_report(study: Study, results_dir: str, checkpoints_dir: str | N
     for chain in expand(study, results_dir, checkpoints_dir):
         if chain.train is None or chain.train.checkpoint_complete():
             labels[model_section(load_encoder(chain.model, device="cpu"), chain.model)["key"]] = chain.label
+    write_study_labels(Path(results_dir), study, labels)
     return render_report(results_dir, formats=("latex", "markdown", "csv"), plots=True, reference=study.reference, labels=labels)
+
+
+def write_study_labels(results_dir: Path, study: Study, labels: dict[str, str]) -> Path:
+    """`<results>/study-labels.toml`: the study's row labels by model key and its reference, so a plain
+    `rsebench report --results-dir <results>` names and compares the rows as the study's report does."""
+    import json
+
+    from rsebench.records import write_text_atomic
+    from rsebench.report.render import STUDY_LABELS
+
+    lines = ["# Written by `rsebench study`; `rsebench report` reads it to name this folder's rows as the study does.",
+             f"study = {json.dumps(study.name)}"]
+    if study.reference:
+        lines.append(f"reference = {json.dumps(study.reference)}")
+    lines += ["", "[labels]"] + [f"{json.dumps(key)} = {json.dumps(label)}" for key, label in sorted(labels.items())]
+    return write_text_atomic(results_dir / STUDY_LABELS, "\n".join(lines) + "\n", fix="choose another --results-dir")

@@ -187,6 +187,12 @@ def test_cli_errors_exit_2_with_one_line(tmp_path, capsys):
     assert "is a file" in capsys.readouterr().err
     assert main(["report", "--results-dir", str(FIXTURES), "--reported", str(tmp_path / "missing.toml")]) == 2
     assert "reported-numbers file not found" in capsys.readouterr().err
+    broken = tmp_path / "broken-study"
+    shutil.copytree(FIXTURES, broken)
+    (broken / "study-labels.toml").write_text("[labels\n")
+    assert main(["report", "--results-dir", str(broken), "--format", "csv", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "study-labels.toml" in err[0] and not (tmp_path / "out").exists()
 
 
 def test_plots_are_written_as_png_and_pdf_and_are_reproducible(tmp_path):

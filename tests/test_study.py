@@ -265,6 +265,12 @@ def test_a_study_takes_over_another_studys_checkpoints_and_records(tiny_model, t
     assert not list((tmp_path / "ckpt-second").glob("shared-*"))
     table = (tmp_path / "second" / "tables" / "robustness_mr_probe_n4.md").read_text()
     assert "| shared |" in table and "| own |" in table and "tiny-simcse" not in table  # this study's labels name the rows
+    # a plain `rsebench report` on the study's folder names and compares the rows as the study's report does
+    from rsebench.report.render import render_report
+
+    render_report(tmp_path / "second", formats=("markdown",), out=tmp_path / "plain", echo=lambda line: None)
+    for name in ("robustness_mr_probe_n4.md", "comparisons.md", "sts.md"):
+        assert (tmp_path / "plain" / name).read_text() == (tmp_path / "second" / "tables" / name).read_text(), name
 
 
 def test_only_and_recipes_pick_and_order_what_runs():

@@ -64,6 +64,24 @@ def _check_folder(folder: Path) -> None:
         raise UserError(f"output folder {folder} is a file; give a folder (or a file ending in the format's extension) with --out")
 
 
+STUDY_LABELS = "study-labels.toml"  # not .json: nothing a record reader could mistake for a record
+
+
+def study_labels(results_dir: Path) -> tuple[dict[str, str] | None, str | None]:
+    """(model key -> label, reference) from the folder's study-labels.toml (written by `rsebench study`), else (None, None)."""
+    import tomllib
+
+    path = results_dir / STUDY_LABELS
+    if not path.is_file():
+        return None, None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise UserError(f"cannot read {path}: {err}; delete it or re-render with `rsebench study SPEC --report`") from None
+    labels = {str(k): str(v) for k, v in (data.get("labels") or {}).items()}
+    return labels or None, data.get("reference")
+
+
 def render_report(results_dir: str | Path = "results", formats=("latex", "markdown", "csv"), out: str | Path | None = None,
                   plots: bool = False, plots_dir: str | Path | None = None, reported: str | Path | None = "default",
                   echo=None, reference: str | None = None, labels: dict[str, str] | None = None) -> list[Path]:
@@ -72,7 +90,8 @@ def render_report(results_dir: str | Path = "results", formats=("latex", "markdo
     `reference`: the model every other is compared with in the robustness tables (a row label or
     method name; default: SimCSE when present, else each table's first row).
 
-    `labels`: model key -> row label for models whose records carry none (a study's off-the-shelf models).
+    `labels`: model key -> row label for models whose records carry none (a study's off-the-shelf models);
+    None reads them (and the reference, unless given) from the folder's study-labels.toml when a study wrote one.
 
     `reported`: "default" reads baselines/reported.toml when present, None leaves published numbers out.
     `echo(line)` receives notes (skipped records, settings rendered apart); stderr by default.
@@ -80,6 +99,9 @@ def render_report(results_dir: str | Path = "results", formats=("latex", "markdo
     if echo is None:
         from rsebench.progress import say as echo
     formats = tuple(formats)
+    if labels is None:  # a study's results folder names its rows (and its reference) in study-labels.toml
+        labels, study_reference = study_labels(Path(results_dir))
+        reference = reference or study_reference
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise UserError(f"unknown format {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}")
