@@ -331,14 +331,18 @@ class CorrelationDifference:
     distribution: np.ndarray  # the resampled differences (for averaging tasks); not compared
 
 
-def bootstrap_pvalue(distribution: np.ndarray) -> float | None:
-    """Two-sided percentile-bootstrap p-value of "the difference is 0": twice the smaller share of
-    resampled differences on either side of 0, with the +1 correction (never 0)."""
+def bootstrap_pvalue(difference: float, distribution: np.ndarray) -> float | None:
+    """Two-sided p-value of "the difference is 0" from its bootstrap standard error: z = difference / sd(resampled
+    differences), p = 2 Phi(-|z|). Unlike counting resamples beyond 0 it has no 1/resamples floor, which Holm over
+    many comparisons would multiply; the sampling distribution of a correlation difference over hundreds to thousands of
+    pairs is close to normal. None without two defined resamples; 1 (0) for a zero spread and a zero (nonzero) difference."""
     values = distribution[~np.isnan(distribution)]
-    if values.size == 0:
+    if values.size < 2:
         return None
-    below, above = int((values <= 0).sum()), int((values >= 0).sum())
-    return min(1.0, 2 * (min(below, above) + 1) / (values.size + 1))
+    spread = float(values.std(ddof=1))
+    if spread == 0:
+        return 1.0 if difference == 0 else 0.0
+    return float(2 * stats.norm.sf(abs(difference) / spread))
 
 
 def paired_spearman_difference(strata: Sequence[tuple[Sequence[float], Sequence[float]]], gold: Sequence[float],
@@ -347,7 +351,8 @@ def paired_spearman_difference(strata: Sequence[tuple[Sequence[float], Sequence[
     """Mean over strata (seed pairs) of rho(A_s, gold) − rho(B_s, gold), every prediction aligned on the
     SAME sentence pairs. The bootstrap draws pair indices once per resample and applies the draw to
     every model of every stratum (the sentence pairs are the shared source of sampling noise; the
-    trained models are held fixed), percentile interval and p-value (`bootstrap_pvalue`), seeded."""
+    trained models are held fixed): percentile interval, and the p-value from the bootstrap standard
+    error (`bootstrap_pvalue`), seeded."""
     gold = np.asarray(gold, dtype=np.float64)
     n = gold.size
     if not strata or any(len(x) != n for pair in strata for x in pair):
@@ -362,7 +367,7 @@ def paired_spearman_difference(strata: Sequence[tuple[Sequence[float], Sequence[
         distribution[start:start + 100] = np.mean([a(chunk)[0] - b(chunk)[0] for a, b in models], axis=0)
     interval = nan_percentile_interval(distribution, confidence) if n >= 3 else None
     return CorrelationDifference(spearman_a, spearman_b, spearman_a - spearman_b, interval,
-                                 bootstrap_pvalue(distribution) if n >= 3 else None, n, distribution)
+                                 bootstrap_pvalue(spearman_a - spearman_b, distribution) if n >= 3 else None, n, distribution)
 
 
 def paired_t_difference(differences: Sequence[float], confidence: float = CONFIDENCE) -> tuple[tuple[float, float] | None, float | None]:

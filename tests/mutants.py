@@ -220,6 +220,11 @@ MUTATIONS = (
              "    return interval, float(stats.ttest_1samp(data, 0.0, alternative='greater').pvalue)",
              (f"{QUALITY}::test_paired_t_difference_by_hand",),
              "the seed-level paired t-test is one-sided"),
+    Mutation("sts_pvalue_standard_error", "rsebench/stats.py",
+             "    return float(2 * stats.norm.sf(abs(difference) / spread))",
+             "    return float(2 * stats.norm.sf(abs(difference) / (spread * np.sqrt(values.size))))",
+             (f"{QUALITY}::test_bootstrap_pvalue_by_hand",),
+             "the z test divides by a standard error of the mean of the resamples instead of their spread"),
 )
 
 

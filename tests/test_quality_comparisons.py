@@ -15,11 +15,12 @@ from rsebench.data import SentencePairScores
 
 
 def test_bootstrap_pvalue_by_hand():
-    # 1 of 4 resampled differences at or below 0, 3 at or above: p = 2 (1 + 1) / (4 + 1)
-    assert stats.bootstrap_pvalue(np.array([-1.0, 1.0, 2.0, 3.0])) == pytest.approx(0.8)
-    assert stats.bootstrap_pvalue(np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(2 / 5)
-    assert stats.bootstrap_pvalue(np.array([0.0, 0.0])) == 1.0
-    assert stats.bootstrap_pvalue(np.array([np.nan])) is None
+    # resampled differences with sample sd 1 (values 1, 2, 3): a difference of 1.96 is z = 1.96, p = 0.05
+    assert stats.bootstrap_pvalue(1.96, np.array([1.0, 2.0, 3.0])) == pytest.approx(0.05, abs=1e-4)
+    assert stats.bootstrap_pvalue(-1.96, np.array([1.0, 2.0, 3.0, np.nan])) == pytest.approx(0.05, abs=1e-4)
+    assert stats.bootstrap_pvalue(0.0, np.array([0.0, 0.0])) == 1.0
+    assert stats.bootstrap_pvalue(0.1, np.array([0.1, 0.1])) == 0.0
+    assert stats.bootstrap_pvalue(0.1, np.array([np.nan])) is None
 
 
 def test_paired_t_difference_by_hand():

@@ -6,8 +6,8 @@ with seed s of the reference (or with the reference's only record), as the attac
 
 - **pairs bootstrap** (STS only; records that keep their per-pair cosines): the mean over seed pairs
   of Δ Spearman = rho(model) − rho(reference) on the same sentence pairs, with a bootstrap that
-  resamples the pairs jointly for every model (rsebench.stats.paired_spearman_difference) and its
-  two-sided bootstrap p-value, Holm-corrected over the table's comparisons. It holds the trained
+  resamples the pairs jointly for every model (rsebench.stats.paired_spearman_difference) and a
+  two-sided p-value from its bootstrap standard error (z test), Holm-corrected over the table's comparisons. It holds the trained
   models fixed: it answers "is this difference beyond the test set's sampling noise?". The average's
   distribution is the mean of the task columns' (each task resampled independently).
 - **seeds t** (two or more seed pairs; STS and transfer): the Student-t interval of the mean per-seed
@@ -163,7 +163,7 @@ def _row(table: Table, task: str, model: str, reference: str, values: list[tuple
     if distribution is not None:
         comparison.distribution = distribution
         comparison.interval = nan_percentile_interval(distribution, CONFIDENCE)
-        comparison.pvalue = bootstrap_pvalue(distribution)
+        comparison.pvalue = bootstrap_pvalue(comparison.difference, distribution)
     return comparison
 
 
@@ -191,7 +191,7 @@ def compare_quality(tables: list[Table], reference: str | None = None) -> Qualit
             "only record)",
             f"pairs bootstrap (STS): the sentence pairs resampled jointly for every model of every seed pair ({BOOTSTRAP_RESAMPLES} "
             f"resamples, percentile, seed {BOOTSTRAP_SEED}); the trained models are held fixed; Avg. averages the task columns' "
-            "resampled differences; p = two-sided bootstrap p-value, Holm over the table",
+            "resampled differences; p = two-sided z test with the bootstrap standard error, Holm over the table",
             "seeds t: Student-t interval of the mean per-seed-pair difference and the paired t-test (two or more seed pairs), "
             "Holm over the table; it includes the training randomness",
             f"† = Holm p < {ALPHA:g}",
