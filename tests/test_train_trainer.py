@@ -50,6 +50,8 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path, method):
     resumed = train(method, spec, out_dir=tmp_path / "split", max_steps=5, encoder=make_tiny_encoder(seed=123), sentences=CORPUS,
                     results_dir=None, show_progress=False, resume=True)
     assert whole.steps == resumed.steps == 5
+    # the CPU time of a resumed run adds the saved run's to its own
+    assert first.metadata["cpu_seconds"] > 0 and resumed.metadata["cpu_seconds"] > first.metadata["cpu_seconds"]
     a, b = state_tensors(tmp_path / "whole"), state_tensors(tmp_path / "split")
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])][:3]
@@ -82,6 +84,10 @@ def test_checkpoint_is_a_sentence_transformers_model_without_training_heads(tmp_
     record = json.loads(result.record_path.read_text())
     assert record["kind"] == "train" and record["metrics"]["best_dev_spearman"] == result.best_dev
     assert record["data"]["hash"] == meta["data_hash"] and record["details"]["generator"].startswith("joint")
+    # the record's cost: wall seconds and CPU seconds (load-independent), both per step
+    timings = record["timings"]
+    assert 0 < timings["cpu_seconds"] and timings["cpu_seconds_per_step"] == timings["cpu_seconds"] / 3
+    assert timings["seconds_per_step"] == timings["seconds"] / 3
 
 
 def test_out_dir_guard_never_clobbers(tmp_path):

@@ -346,7 +346,7 @@ def _train_in_place(method: str, spec: dict, model: str, data: str | Path | None
     from rsebench.progress import progress_bar, say
     from rsebench.records import environment
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if sentences is None:
         sentences = load_corpus(data, max_sentences)
     elif max_sentences is not None:
@@ -391,9 +391,11 @@ def _train_in_place(method: str, spec: dict, model: str, data: str | Path | None
     inner: Objective = accelerator.unwrap_model(objective)
 
     start_step, best_dev, history, spent = 0, None, [], 0.0
+    cpu_spent: float | None = 0.0  # CPU seconds of this process (all threads): the cost that load does not inflate
     if resuming:
         info = load_state(out, inner, optimizer, scheduler)
         start_step, best_dev, history, spent = info["step"], info.get("best_dev"), info.get("history", []), info.get("seconds", 0.0)
+        cpu_spent = info.get("cpu_seconds")  # None: a state saved before rsebench counted CPU time (the total is unknown)
         if start_step >= total_steps and info.get("total_steps") == total_steps:
             say(f"{out}: already trained for {start_step} steps; nothing to resume")
     eval_every, save_every = int(spec["eval_every"]), int(spec["save_every"])
@@ -404,13 +406,16 @@ def _train_in_place(method: str, spec: dict, model: str, data: str | Path | None
                      "mixed_precision": accelerator.mixed_precision, "versions": environment()["packages"], "label": label,
                      **inner.describe()}
 
+    def cpu_total() -> float | None:
+        return None if cpu_spent is None else cpu_spent + time.process_time() - cpu_started
+
     def metadata(step: int) -> dict:
         return {**base_metadata, "steps": step, "best_dev": best_dev, "dev": {"task": "stsb", "split": "dev", "n": len(dev) if dev else 0,
-                "metric": "spearman_cosine"}, "seconds": spent + time.perf_counter() - started}
+                "metric": "spearman_cosine"}, "seconds": spent + time.perf_counter() - started, "cpu_seconds": cpu_total()}
 
     def state_info(step: int) -> dict:
         return {**identity, "step": step, "total_steps": total_steps, "best_dev": best_dev, "history": history,
-                "seconds": spent + time.perf_counter() - started}
+                "seconds": spent + time.perf_counter() - started, "cpu_seconds": cpu_total()}
 
     def evaluate_and_keep(step: int) -> None:
         nonlocal best_dev
@@ -516,7 +521,9 @@ def write_train_record(out: Path, meta: dict, history: list, results_dir: str | 
         task={"name": meta["method"], "n": meta["n_sentences"], "corpus_hash": meta["data_hash"]},
         metrics={"best_dev_spearman": meta["best_dev"], "steps": meta["steps"], **training_signal(history)},
         settings=meta["spec"],
-        timings={"seconds": meta["seconds"], "seconds_per_step": meta["seconds"] / max(1, meta["steps"])},
+        timings={"seconds": meta["seconds"], "seconds_per_step": meta["seconds"] / max(1, meta["steps"]),
+                 **({"cpu_seconds": meta["cpu_seconds"], "cpu_seconds_per_step": meta["cpu_seconds"] / max(1, meta["steps"])}
+                    if meta.get("cpu_seconds") is not None else {})},
         identity={},
         seed=meta["seed"],
         data={"hash": meta["data_hash"], "n_sentences": meta["n_sentences"]},
