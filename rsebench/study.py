@@ -469,12 +469,36 @@ def print_plan(study: Study, planned: list[PlannedJob], shard: tuple[int, int]) 
         console.print(f"measured cost: {study.measured_cost}")
 
 
+def _comma_normal(text: str) -> str:
+    return re.sub(r"\s*,\s*", ",", text.strip())
+
+
+def rejoin_names(pieces: list[str], known: list[str]) -> list[str]:
+    """A comma-separated list of names, split at every comma, put back together where a name holds commas
+    itself (labels such as "RSE L-inf, batch 128"): from each piece on, the longest run of pieces that
+    spells a known name (spaces around commas ignored); a piece that starts none stays as it is."""
+    by_normal = {_comma_normal(name): name for name in known}
+    names, i = [], 0
+    while i < len(pieces):
+        for j in range(len(pieces), i, -1):
+            joined = _comma_normal(",".join(pieces[i:j]))
+            if joined in by_normal:
+                names.append(by_normal[joined])
+                i = j
+                break
+        else:
+            names.append(pieces[i])
+            i += 1
+    return names
+
+
 def select(chains: list[Chain], only: list[str] | None = None, recipes: list[str] | None = None) -> list[Chain]:
     """The chains `only` names (arm labels or chain names such as "RobustSentEmbed seed 1"), in the order
     named, each keeping only the attacks of `recipes`; None keeps everything. UserError for a name or
     recipe the study does not have."""
     if only:
         known = list(dict.fromkeys(n for c in chains for n in (c.label, c.name)))
+        only = rejoin_names(only, known)
         unknown = [n for n in only if n not in known]
         if unknown:
             raise UserError(f"--only {', '.join(unknown)}: not in this study; choose from: {', '.join(known)}")

@@ -286,3 +286,18 @@ def test_only_and_recipes_pick_and_order_what_runs():
         select(chains, ["RSE"])
     with pytest.raises(UserError, match="--recipes bae: not attacked"):
         select(chains, None, ["bae"])
+
+
+
+def test_only_names_labels_that_hold_commas(capsys):
+    """`--only` is split at commas; labels with commas of their own (shipped: "RSE L-inf, batch 128") still select."""
+    from rsebench.cli import main
+    from rsebench.study import rejoin_names, select
+
+    chains = expand(load_study("open-questions"))
+    pieces = [p.strip() for p in "RSE L-inf, batch 128,RSE L2,batch 64 seed 0".split(",")]
+    assert rejoin_names(pieces, [n for c in chains for n in (c.label, c.name)]) == ["RSE L-inf, batch 128", "RSE L2, batch 64 seed 0"]
+    assert [c.label for c in select(chains, pieces)] == ["RSE L-inf, batch 128", "RSE L2, batch 64"]
+    assert main(["study", "ablation", "--dry-run", "--only", "RSE paper defaults (lr 7e-6, [CLS]),SimCSE"]) == 0
+    out = capsys.readouterr().out
+    assert "paper defaults" in out and "w/o RTD" not in out
