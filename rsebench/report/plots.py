@@ -189,11 +189,14 @@ def plot_sts_vs_asr(table: Table, sts: Table | None, out_dir: Path) -> list[Path
             handles.append(Line2D([], [], linestyle="", marker=style["marker"], markersize=6, color=color,
                                   markerfacecolor="none" if style["hollow"] else color,
                                   label=method + (" (dashed lines)" if method in baselines else "")))
-        fig.legend(handles=handles, title="model", frameon=False, fontsize=7, title_fontsize=7, loc="outside right upper")
-        fig.supxlabel(xlabel, fontsize=8)
+        # below the panels: long labels never collide with the title, and the panels keep their width
+        fig.legend(handles=handles, frameon=False, fontsize=7, loc="outside lower center", ncols=min(3, len(handles)))
+        for index in range(len(attacks)):  # x labels under the bottom panels, short; the title says what STS averages
+            if index + columns >= len(attacks):
+                axes[index // columns][index % columns].set_xlabel("STS Spearman ×100 ↑", fontsize=8)
         fig.supylabel("attack success rate (%) ↓", fontsize=8)
         fig.suptitle(f"{table.setting['dataset']}, {table.setting['victim']} victim: quality vs. robustness "
-                     "(better: lower right)", fontsize=9)
+                     f"(better: lower right)\nx: {xlabel.removesuffix(' ↑')}", fontsize=9)
         paths = _save(fig, out_dir / f"sts_vs_asr_{_suffix(table)}")
         plt.close(fig)
     return paths
