@@ -192,7 +192,8 @@ def plot_sts_vs_asr(table: Table, sts: Table | None, out_dir: Path) -> list[Path
         # below the panels: long labels never collide with the title, and the panels keep their width
         fig.legend(handles=handles, frameon=False, fontsize=7, loc="outside lower center", ncols=min(3, len(handles)))
         for index in range(len(attacks)):  # x labels under the bottom panels, short; the title says what STS averages
-            if index + columns >= len(attacks):
+            if index + columns >= len(attacks):  # the lowest panel of its column: its own tick labels and x label
+                axes[index // columns][index % columns].xaxis.set_tick_params(labelbottom=True)
                 axes[index // columns][index % columns].set_xlabel("STS Spearman ×100 ↑", fontsize=8)
         fig.supylabel("attack success rate (%) ↓", fontsize=8)
         fig.suptitle(f"{table.setting['dataset']}, {table.setting['victim']} victim: quality vs. robustness "
