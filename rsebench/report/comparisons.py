@@ -298,43 +298,61 @@ def _cells(c: Comparison) -> list[str]:
             _percent(c.asr_reference), difference, relative, f"{c.only_model_survived}/{c.only_reference_survived}", _p(c.pvalue), holm_p]
 
 
-def render_markdown(comparisons: Comparisons) -> str:
+def list_markdown(title: str, header: tuple[str, ...], left_columns: int, rows: list[list[str]], notes: list[str]) -> str:
+    """A comparisons list as Markdown: title, table (the first `left_columns` left-aligned), notes."""
     from rsebench.report.render_markdown import escape
 
-    lines = ["### Paired comparisons with the reference model (attack success rate ×100)", "",
-             "| " + " | ".join(HEADER) + " |", "|" + "|".join([":--"] * 5 + ["--:"] * 8) + "|"]
-    lines += ["| " + " | ".join(escape(x) for x in _cells(c)) + " |" for c in comparisons.rows]
-    lines += ["", "Notes:", ""] + [f"- {escape(note)}" for note in comparisons.notes] + [""]
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |",
+             "|" + "|".join([":--"] * left_columns + ["--:"] * (len(header) - left_columns)) + "|"]
+    lines += ["| " + " | ".join(escape(x) for x in row) + " |" for row in rows]
+    lines += ["", "Notes:", ""] + [f"- {escape(note)}" for note in notes] + [""]
     return "\n".join(lines)
 
 
-def render_latex(comparisons: Comparisons) -> str:
+def list_latex(comment: str, header: tuple[str, ...], left_columns: int, rows: list[list[str]], notes: list[str]) -> str:
+    """The same list as a booktabs tabular, the notes as comments above it."""
     from rsebench.report.render_latex import escape
 
-    lines = ["% rsebench report: comparisons -- paired comparisons with the reference model (attack success rate x100)",
-             "% requires \\usepackage{booktabs}"]
-    lines += [f"% note: {note}" for note in comparisons.notes]
-    lines += [r"\begin{tabular}{lllllrrrrrrrr}", r"\toprule", " & ".join(escape(h) for h in HEADER) + r" \\", r"\midrule"]
-    for c in comparisons.rows:
-        lines.append(" & ".join(escape(x) for x in _cells(c)) + r" \\")
+    lines = [f"% rsebench report: {comment}", "% requires \\usepackage{booktabs}"] + [f"% note: {note}" for note in notes]
+    spec = "l" * left_columns + "r" * (len(header) - left_columns)
+    lines += [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(escape(h) for h in header) + r" \\", r"\midrule"]
+    lines += [" & ".join(escape(x) for x in row) + r" \\" for row in rows]
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines)
 
 
-def render_csv(comparisons: Comparisons) -> str:
+def list_csv(header: tuple[str, ...], rows: list[tuple]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-
-    def number(value):
-        return "" if value is None else repr(float(value))
-
-    for c in comparisons.rows:
-        writer.writerow((c.table, c.attack, c.model, c.reference, c.seed, c.n_paired, number(c.asr_model), number(c.asr_reference),
-                         number(c.difference), number(c.interval[0] if c.interval else None),
-                         number(c.interval[1] if c.interval else None), number(c.relative), c.seeds_pooled, c.only_model_survived, c.only_reference_survived,
-                         number(c.pvalue), number(c.p_holm), int(c.significant), c.undefined_resamples))
+    writer.writerow(header)
+    writer.writerows(rows)
     return buffer.getvalue()
+
+
+def csv_number(value) -> str:
+    """A CSV cell: the full-precision float, or empty for None."""
+    return "" if value is None else repr(float(value))
+
+
+TITLE = "Paired comparisons with the reference model (attack success rate ×100)"
+
+
+def render_markdown(comparisons: Comparisons) -> str:
+    return list_markdown(TITLE, HEADER, 5, [_cells(c) for c in comparisons.rows], comparisons.notes)
+
+
+def render_latex(comparisons: Comparisons) -> str:
+    return list_latex("comparisons -- paired comparisons with the reference model (attack success rate x100)", HEADER, 5,
+                      [_cells(c) for c in comparisons.rows], comparisons.notes)
+
+
+def render_csv(comparisons: Comparisons) -> str:
+    number = csv_number
+    return list_csv(CSV_HEADER, [
+        (c.table, c.attack, c.model, c.reference, c.seed, c.n_paired, number(c.asr_model), number(c.asr_reference),
+         number(c.difference), number(c.interval[0] if c.interval else None), number(c.interval[1] if c.interval else None),
+         number(c.relative), c.seeds_pooled, c.only_model_survived, c.only_reference_survived, number(c.pvalue), number(c.p_holm),
+         int(c.significant), c.undefined_resamples) for c in comparisons.rows])
 
 
 RENDERERS = {"markdown": render_markdown, "latex": render_latex, "csv": render_csv}

@@ -20,13 +20,12 @@ more reproduced models.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from rsebench.report.comparisons import ALPHA, DEFAULT_RULE, choose_reference, seed_pairs
+from rsebench.report.comparisons import (ALPHA, DEFAULT_RULE, choose_reference, csv_number, list_csv, list_latex, list_markdown,
+                                         seed_pairs)
 from rsebench.report.tables import Table
 from rsebench.stats import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, holm, paired_spearman_difference, paired_t_difference,
                             nan_percentile_interval, bootstrap_pvalue)
@@ -231,44 +230,29 @@ def _cells(c: QualityComparison) -> list[str]:
             _p(c.p_holm, c.significant), _difference(c.difference, c.seed_interval), _p(c.seed_p_holm, c.seed_significant)]
 
 
-def render_markdown(comparisons: QualityComparisons) -> str:
-    from rsebench.report.render_markdown import escape
+TITLE = "Paired comparisons with the reference model: STS Spearman and transfer accuracy (×100)"
 
-    lines = ["### Paired comparisons with the reference model: STS Spearman and transfer accuracy (×100)", "",
-             "| " + " | ".join(HEADER) + " |", "|" + "|".join([":--"] * 4 + ["--:"] * 8) + "|"]
-    lines += ["| " + " | ".join(escape(x) for x in _cells(c)) + " |" for c in comparisons.rows]
-    lines += ["", "Notes:", ""] + [f"- {escape(note)}" for note in comparisons.notes] + [""]
-    return "\n".join(lines)
+
+def render_markdown(comparisons: QualityComparisons) -> str:
+    return list_markdown(TITLE, HEADER, 4, [_cells(c) for c in comparisons.rows], comparisons.notes)
 
 
 def render_latex(comparisons: QualityComparisons) -> str:
-    from rsebench.report.render_latex import escape
-
-    lines = ["% rsebench report: quality_comparisons -- paired comparisons with the reference model (STS Spearman, transfer "
-             "accuracy x100)", "% requires \\usepackage{booktabs}"]
-    lines += [f"% note: {note}" for note in comparisons.notes]
-    lines += [r"\begin{tabular}{llllrrrrrrrr}", r"\toprule", " & ".join(escape(h) for h in HEADER) + r" \\", r"\midrule"]
-    lines += [" & ".join(escape(x) for x in _cells(c)) + r" \\" for c in comparisons.rows]
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
-    return "\n".join(lines)
+    return list_latex("quality_comparisons -- paired comparisons with the reference model (STS Spearman, transfer accuracy x100)",
+                      HEADER, 4, [_cells(c) for c in comparisons.rows], comparisons.notes)
 
 
 def render_csv(comparisons: QualityComparisons) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-
-    def number(value):
-        return "" if value is None else repr(float(value))
-
+    number = csv_number
+    rows = []
     for c in comparisons.rows:
         pairs = c.interval or (None, None)
         seeds = c.seed_interval or (None, None)
-        writer.writerow((c.table, c.task, c.model, c.reference, c.seed_pairs, "" if c.n_pairs is None else c.n_pairs,
-                         number(c.value_model), number(c.value_reference), number(c.difference), number(pairs[0]), number(pairs[1]),
-                         number(c.pvalue), number(c.p_holm), number(seeds[0]), number(seeds[1]), number(c.seed_pvalue),
-                         number(c.seed_p_holm)))
-    return buffer.getvalue()
+        rows.append((c.table, c.task, c.model, c.reference, c.seed_pairs, "" if c.n_pairs is None else c.n_pairs,
+                     number(c.value_model), number(c.value_reference), number(c.difference), number(pairs[0]), number(pairs[1]),
+                     number(c.pvalue), number(c.p_holm), number(seeds[0]), number(seeds[1]), number(c.seed_pvalue),
+                     number(c.seed_p_holm)))
+    return list_csv(CSV_HEADER, rows)
 
 
 RENDERERS = {"markdown": render_markdown, "latex": render_latex, "csv": render_csv}
